@@ -1,0 +1,152 @@
+package tcpfront
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/session"
+)
+
+// DefaultBanner is the welcome sentence of the banner line.
+const DefaultBanner = "Welcome to the concurrent server!"
+
+// DefaultMaxLine is the default longest accepted line, in bytes, not
+// counting the line ending.
+const DefaultMaxLine = 4096
+
+// Config configures the TCP door. Zero values mean the documented defaults.
+type Config struct {
+	// Addr is the listen address (default ":8082").
+	Addr string
+	// Banner replaces the welcome sentence of the first line (default
+	// DefaultBanner); the nick and /help hint always follow.
+	Banner string
+	// MaxLine is the longest accepted line in bytes (default DefaultMaxLine).
+	MaxLine int
+	// Session holds the per-session settings: queue limit and rate limit.
+	// Door and RemoteAddr are filled in per connection.
+	Session session.Config
+	// IdleTimeout closes connections that send nothing for that long;
+	// 0 means never.
+	IdleTimeout time.Duration
+	// KeepAlive is the TCP keepalive period (default 15s); negative
+	// disables keepalives.
+	KeepAlive time.Duration
+	// Logger receives the door's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Front is a listening TCP door. Serve accepts connections until Close;
+// Wait waits for every connection goroutine to end. It is safe for
+// concurrent use.
+type Front struct {
+	cfg    Config
+	reg    *session.Registry
+	ln     *net.TCPListener
+	log    *slog.Logger
+	closed atomic.Bool
+	conns  sync.WaitGroup
+	pool   sync.Pool // *[]byte read buffers, borrowed only while data is there
+}
+
+// Listen binds the TCP door's listener.
+func Listen(cfg Config, reg *session.Registry) (*Front, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = ":8082"
+	}
+	if cfg.Banner == "" {
+		cfg.Banner = DefaultBanner
+	}
+	if cfg.MaxLine <= 0 {
+		cfg.MaxLine = DefaultMaxLine
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Session.Door = "tcp"
+	cfg.Session.Logger = cfg.Logger
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
+	}
+	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger}
+	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
+	return f, nil
+}
+
+// readBufSize is the size of the pooled read buffers: large enough that a
+// fast publisher's commands arrive in few reads.
+const readBufSize = 32 << 10
+
+// Addr returns the bound address.
+func (f *Front) Addr() net.Addr { return f.ln.Addr() }
+
+// Serve accepts connections until Close is called, backing off on
+// temporary errors such as running out of file descriptors. It returns nil
+// after Close.
+func (f *Front) Serve() error {
+	var delay time.Duration
+	for {
+		c, err := f.ln.AcceptTCP()
+		if err != nil {
+			if f.closed.Load() {
+				return nil
+			}
+			if isTemporary(err) {
+				delay = backoff(delay)
+				f.log.Warn("tcp door: accept failed; backing off", "err", err, "retry_in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("tcp door: accept: %w", err)
+		}
+		delay = 0
+		f.conns.Add(1)
+		go f.serveConn(c)
+	}
+}
+
+// backoff doubles the accept retry delay from 5ms up to 1s, as net/http
+// does.
+func backoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return 5 * time.Millisecond
+	}
+	if d *= 2; d > time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+// isTemporary reports accept errors worth retrying: descriptor exhaustion,
+// aborted handshakes and the like.
+func isTemporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Close stops accepting. Existing connections are left to the session
+// registry's Shutdown.
+func (f *Front) Close() error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	return f.ln.Close()
+}
+
+// Wait blocks until every connection goroutine has ended.
+func (f *Front) Wait() { f.conns.Wait() }

@@ -1,0 +1,329 @@
+package hub
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Subscriber receives what the hub routes to one client. Deliver is called
+// from publishing goroutines and must never block: a subscriber that cannot
+// take a message queues it or drops itself (as a slow consumer), but never
+// makes the publisher wait.
+type Subscriber interface {
+	Deliver(m *Message)
+}
+
+// Backplane extends a hub to the other nodes of a cluster. The hub calls
+// Interest when the first local subscription on a (pattern, group) appears
+// and when the last one goes, and Forward for every message published on
+// this node. The backplane hands messages from other nodes back through
+// Hub.DeliverRemote. Implementations must be safe for concurrent use.
+type Backplane interface {
+	// Interest registers (add) or withdraws this node's interest in
+	// pattern for queue group (or "" for plain subscribers). It returns
+	// only once the change is effective across the cluster, which is what
+	// lets a "subscribed" reply promise every later message.
+	Interest(pattern, group string, add bool) error
+	// Forward sends a message published on this node to the other nodes.
+	Forward(m *Message) error
+}
+
+// Errors returned by Client operations; their text is shown to users.
+var (
+	ErrNickTaken     = errors.New("hub: nick is taken")
+	ErrNotMember     = errors.New("hub: not a member of that room")
+	ErrAlreadyMember = errors.New("hub: already in that room")
+	ErrNotSubscribed = errors.New("hub: no such subscription")
+	ErrAlreadySub    = errors.New("hub: already subscribed")
+	ErrNoSuchNick    = errors.New("hub: no such nick")
+	ErrClosed        = errors.New("hub: client is closed")
+	ErrSelf          = errors.New("hub: that is you")
+)
+
+// Config configures a Hub. The zero value is a single-node, in-memory hub.
+type Config struct {
+	// Backplane connects the hub to other nodes; nil means single node.
+	Backplane Backplane
+	// ReservedNicks cannot be claimed by clients (compared ignoring case),
+	// e.g. "http", the sender name of HTTP publishes.
+	ReservedNicks []string
+}
+
+// Hub routes messages between clients. It is safe for concurrent use.
+type Hub struct {
+	node     uint64
+	bp       Backplane
+	reserved map[string]bool
+	ix       *index
+	nextID   atomic.Uint64
+	guestSeq atomic.Uint64
+
+	pmu     sync.RWMutex // guards nicks, rooms, clients
+	nicks   map[string]*Client
+	rooms   map[string]map[*Client]struct{}
+	clients int
+
+	imu       sync.Mutex // serializes backplane interest changes; guards interests
+	interests map[subKey]int
+
+	published atomic.Uint64
+	delivered atomic.Uint64
+}
+
+type subKey struct{ pattern, group string }
+
+// New returns a Hub.
+func New(cfg Config) *Hub {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	h := &Hub{
+		node:      binary.LittleEndian.Uint64(b[:]) | 1,
+		bp:        cfg.Backplane,
+		reserved:  make(map[string]bool),
+		ix:        newIndex(),
+		nicks:     make(map[string]*Client),
+		rooms:     make(map[string]map[*Client]struct{}),
+		interests: make(map[subKey]int),
+	}
+	for _, n := range cfg.ReservedNicks {
+		h.reserved[strings.ToLower(n)] = true
+	}
+	return h
+}
+
+// Node returns the random identifier of this hub, unique across a cluster
+// with overwhelming probability.
+func (h *Hub) Node() uint64 { return h.node }
+
+// Stats is a snapshot of hub counters.
+type Stats struct {
+	Clients       int
+	Rooms         int
+	Subscriptions int
+	Topics        int
+	Published     uint64
+	Delivered     uint64
+}
+
+// Stats returns current counters.
+func (h *Hub) Stats() Stats {
+	h.pmu.RLock()
+	st := Stats{Clients: h.clients, Rooms: len(h.rooms)}
+	h.pmu.RUnlock()
+	st.Subscriptions = h.ix.size()
+	h.ix.cacheMu.RLock()
+	st.Topics = len(h.ix.cache)
+	h.ix.cacheMu.RUnlock()
+	st.Published = h.published.Load()
+	st.Delivered = h.delivered.Load()
+	return st
+}
+
+// Connect registers a new client that receives through sub, with a unique
+// guest nick. The caller must Close the client when it goes away.
+func (h *Hub) Connect(sub Subscriber) *Client {
+	c := &Client{h: h, sub: sub, id: h.nextID.Add(1)}
+	h.pmu.Lock()
+	for {
+		n := "guest-" + strconv.FormatUint(h.guestSeq.Add(1), 10)
+		if h.nicks[n] == nil {
+			c.setNickPtr(n)
+			h.nicks[n] = c
+			break
+		}
+	}
+	h.clients++
+	h.pmu.Unlock()
+	return c
+}
+
+// Publish publishes a message on behalf of no client (for example an HTTP
+// publish). m.Topic must be a valid topic and m.Text sanitized. It returns
+// the number of local deliveries.
+func (h *Hub) Publish(m *Message) int {
+	m.Kind = KindMessage
+	if m.SenderNode == 0 {
+		m.SenderNode = h.node
+	}
+	return h.publish(m)
+}
+
+func (h *Hub) publish(m *Message) int {
+	e := h.ix.entry(m.Topic)
+	m.Topic = e.topic // share the cached string
+	m.Seq = e.seq.Add(1)
+	if m.Time == 0 {
+		m.Time = time.Now().UnixNano()
+	}
+	r := h.ix.match(e)
+	n := h.deliverPlain(r, m)
+	if h.bp == nil {
+		for _, g := range r.groups {
+			if h.deliverGroup(g, m) {
+				n++
+			}
+		}
+	} else {
+		// Queue groups are served through the backplane so that each
+		// message reaches one member across the whole cluster.
+		_ = h.bp.Forward(m)
+	}
+	h.published.Add(1)
+	h.delivered.Add(uint64(n))
+	return n
+}
+
+// DeliverRemote delivers a message that arrived from another node: to the
+// plain local subscribers when group is "", else to one local member of
+// that queue group. It returns the number of deliveries.
+func (h *Hub) DeliverRemote(m *Message, group string) int {
+	switch m.Kind {
+	case KindMessage:
+	default:
+		return h.deliverDirect(m)
+	}
+	e := h.ix.entry(m.Topic)
+	r := h.ix.match(e)
+	n := 0
+	if group == "" {
+		n = h.deliverPlain(r, m)
+	} else {
+		for _, g := range r.groups {
+			if g.name == group && h.deliverGroup(g, m) {
+				n++
+			}
+		}
+	}
+	h.delivered.Add(uint64(n))
+	return n
+}
+
+// deliverDirect routes room events and private messages that came from
+// another node to the local clients concerned.
+func (h *Hub) deliverDirect(m *Message) int {
+	if m.Kind == KindPrivate {
+		h.pmu.RLock()
+		c := h.nicks[strings.ToLower(m.To)]
+		h.pmu.RUnlock()
+		if c == nil {
+			return 0
+		}
+		c.sub.Deliver(m)
+		return 1
+	}
+	return h.deliverRoom(m.Topic, m, nil)
+}
+
+func (h *Hub) deliverPlain(r *matchResult, m *Message) int {
+	n := 0
+	for _, s := range r.plain {
+		if s.client.id == m.SenderID && m.SenderNode == h.node {
+			continue
+		}
+		s.client.sub.Deliver(m)
+		n++
+	}
+	return n
+}
+
+// deliverGroup gives m to one member of g that is not the sender.
+func (h *Hub) deliverGroup(g *groupMatch, m *Message) bool {
+	k := len(g.members)
+	start := int(g.next.Add(1))
+	for i := 0; i < k; i++ {
+		s := g.members[(start+i)%k]
+		if s.client.id == m.SenderID && m.SenderNode == h.node {
+			continue
+		}
+		s.client.sub.Deliver(m)
+		return true
+	}
+	return false
+}
+
+// deliverRoom gives m to every member of room except skip.
+func (h *Hub) deliverRoom(room string, m *Message, skip *Client) int {
+	h.pmu.RLock()
+	members := make([]*Client, 0, len(h.rooms[room]))
+	for c := range h.rooms[room] {
+		if c != skip {
+			members = append(members, c)
+		}
+	}
+	h.pmu.RUnlock()
+	for _, c := range members {
+		c.sub.Deliver(m)
+	}
+	return len(members)
+}
+
+// Rooms returns every room with at least one member and its member count.
+func (h *Hub) Rooms() map[string]int {
+	h.pmu.RLock()
+	defer h.pmu.RUnlock()
+	out := make(map[string]int, len(h.rooms))
+	for r, m := range h.rooms {
+		out[r] = len(m)
+	}
+	return out
+}
+
+// Who returns the sorted nicks of the members of room.
+func (h *Hub) Who(room string) []string {
+	h.pmu.RLock()
+	members := make([]*Client, 0, len(h.rooms[room]))
+	for c := range h.rooms[room] {
+		members = append(members, c)
+	}
+	h.pmu.RUnlock()
+	nicks := make([]string, 0, len(members))
+	for _, c := range members {
+		nicks = append(nicks, c.Nick())
+	}
+	sort.Strings(nicks)
+	return nicks
+}
+
+// addSub indexes s and, with a backplane, registers the interest when it is
+// the first local one on its pattern and group.
+func (h *Hub) addSub(s *Subscription) error {
+	if h.bp == nil {
+		h.ix.add(s)
+		return nil
+	}
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	k := subKey{s.pattern, s.group}
+	if h.interests[k] == 0 {
+		if err := h.bp.Interest(s.pattern, s.group, true); err != nil {
+			return fmt.Errorf("register interest in %s: %w", s.pattern, err)
+		}
+	}
+	h.interests[k]++
+	h.ix.add(s)
+	return nil
+}
+
+// removeSub undoes addSub.
+func (h *Hub) removeSub(s *Subscription) {
+	h.ix.remove(s)
+	if h.bp == nil {
+		return
+	}
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	k := subKey{s.pattern, s.group}
+	h.interests[k]--
+	if h.interests[k] <= 0 {
+		delete(h.interests, k)
+		_ = h.bp.Interest(s.pattern, s.group, false)
+	}
+}

@@ -1,0 +1,142 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Limits on names, exported so front ends can document them.
+const (
+	// MaxTopicLen is the longest topic or pattern, in bytes.
+	MaxTopicLen = 255
+	// MaxNickLen is the longest nick, in bytes.
+	MaxNickLen = 32
+)
+
+// Errors returned for malformed names. Their text is shown to users.
+var (
+	ErrBadTopic   = errors.New("hub: bad topic")
+	ErrBadPattern = errors.New("hub: bad pattern")
+	ErrBadNick    = errors.New("hub: bad nick")
+	ErrBadGroup   = errors.New("hub: bad group")
+)
+
+// ValidateTopic checks a concrete topic: dot-separated tokens, each one or
+// more of A-Z a-z 0-9 _ - (so no wildcards), at most MaxTopicLen bytes.
+func ValidateTopic(t string) error {
+	if err := checkTokens(t, false); err != nil {
+		return fmt.Errorf("%w %q: %s (topics are dot-separated words of A-Z a-z 0-9 _ -)", ErrBadTopic, clip(t), err.Error())
+	}
+	return nil
+}
+
+// ValidatePattern checks a subscription pattern: like a topic, but a token
+// may be "*" (exactly one token) and the last token may be ">" (one or more
+// trailing tokens).
+func ValidatePattern(p string) error {
+	if err := checkTokens(p, true); err != nil {
+		return fmt.Errorf("%w %q: %s (use words of A-Z a-z 0-9 _ -, * for one word, > at the end for the rest)", ErrBadPattern, clip(p), err.Error())
+	}
+	return nil
+}
+
+// ValidateNick checks a nick: 1 to MaxNickLen bytes of A-Z a-z 0-9 _ -.
+func ValidateNick(n string) error {
+	if n == "" || len(n) > MaxNickLen || !isWord(n) {
+		return fmt.Errorf("%w %q: use 1-%d of A-Z a-z 0-9 _ -", ErrBadNick, clip(n), MaxNickLen)
+	}
+	return nil
+}
+
+// ValidateGroup checks a queue group name, which follows the nick rule.
+func ValidateGroup(g string) error {
+	if g == "" || len(g) > MaxNickLen || !isWord(g) {
+		return fmt.Errorf("%w %q: use 1-%d of A-Z a-z 0-9 _ -", ErrBadGroup, clip(g), MaxNickLen)
+	}
+	return nil
+}
+
+// IsLiteral reports whether a valid pattern has no wildcard, so it matches
+// exactly one topic: itself.
+func IsLiteral(p string) bool {
+	return !strings.ContainsAny(p, "*>")
+}
+
+func checkTokens(s string, wild bool) error {
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case len(s) > MaxTopicLen:
+		return fmt.Errorf("longer than %d bytes", MaxTopicLen)
+	}
+	rest := s
+	for {
+		tok, after, more := strings.Cut(rest, ".")
+		switch {
+		case tok == "":
+			return errors.New("empty word")
+		case wild && tok == "*":
+		case wild && tok == ">":
+			if more {
+				return errors.New("> must be the last word")
+			}
+		case !isWord(tok):
+			if !wild && (tok == "*" || tok == ">") {
+				return errors.New("wildcards are not allowed here")
+			}
+			return fmt.Errorf("bad word %q", clip(tok))
+		}
+		if !more {
+			return nil
+		}
+		rest = after
+	}
+}
+
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Match reports whether the concrete topic t matches pattern p. Both must be
+// valid. It does not allocate.
+func Match(p, t string) bool {
+	for {
+		ptok, prest, pmore := strings.Cut(p, ".")
+		if ptok == ">" {
+			return t != ""
+		}
+		if t == "" {
+			return false
+		}
+		ttok, trest, tmore := strings.Cut(t, ".")
+		if ptok != "*" && ptok != ttok {
+			return false
+		}
+		if !pmore || !tmore {
+			return pmore == tmore
+		}
+		p, t = prest, trest
+	}
+}
+
+// clip keeps error messages short and terminal-safe for untrusted names.
+func clip(s string) string {
+	const max = 40
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,92 @@
+package session
+
+// CloseReason says why a session ended. One enum serves the line protocol's
+// final notice, WebSocket close codes and the metrics label.
+type CloseReason uint8
+
+// Close reasons.
+const (
+	// ReasonNone means the session is still open.
+	ReasonNone CloseReason = iota
+	// ReasonClientQuit: the client asked to leave (/quit).
+	ReasonClientQuit
+	// ReasonClientGone: the connection was closed or broke from the client side.
+	ReasonClientGone
+	// ReasonSlowConsumer: the outbound queue overflowed its byte limit.
+	ReasonSlowConsumer
+	// ReasonShutdown: the server is shutting down.
+	ReasonShutdown
+	// ReasonServerFull: a connection limit was reached.
+	ReasonServerFull
+	// ReasonIdle: no input for longer than the idle timeout.
+	ReasonIdle
+	// ReasonProtocol: the client broke the protocol beyond recovery.
+	ReasonProtocol
+	// ReasonWriteError: writing to the client failed.
+	ReasonWriteError
+	// ReasonInternal: a bug (a recovered panic) ended the session.
+	ReasonInternal
+	// ReasonNodeGone: the node lost its cluster membership.
+	ReasonNodeGone
+)
+
+var reasonInfo = [...]struct {
+	label, notice string
+	wsCode        int
+}{
+	ReasonNone:         {"none", "", 1000},
+	ReasonClientQuit:   {"client_quit", "bye", 1000},
+	ReasonClientGone:   {"client_gone", "", 1001},
+	ReasonSlowConsumer: {"slow_consumer", "slow consumer, disconnecting", 1008},
+	ReasonShutdown:     {"shutdown", "server shutting down", 1001},
+	ReasonServerFull:   {"server_full", "server full", 1013},
+	ReasonIdle:         {"idle_timeout", "idle timeout, disconnecting", 1000},
+	ReasonProtocol:     {"protocol_error", "protocol error, disconnecting", 1002},
+	ReasonWriteError:   {"write_error", "", 1011},
+	ReasonInternal:     {"internal_error", "internal error, disconnecting", 1011},
+	ReasonNodeGone:     {"node_gone", "node leaving the cluster", 1012},
+}
+
+// String returns the metrics label of the reason, such as "slow_consumer".
+func (r CloseReason) String() string {
+	if int(r) < len(reasonInfo) {
+		return reasonInfo[r].label
+	}
+	return "unknown"
+}
+
+// Notice is the text sent to the client as the session's last frame, or ""
+// when nothing is sent.
+func (r CloseReason) Notice() string {
+	if int(r) < len(reasonInfo) {
+		return reasonInfo[r].notice
+	}
+	return ""
+}
+
+// IsError reports whether the notice is an error ("! " on the line
+// protocol) rather than information ("* ").
+func (r CloseReason) IsError() bool {
+	switch r {
+	case ReasonSlowConsumer, ReasonServerFull, ReasonIdle, ReasonProtocol, ReasonInternal:
+		return true
+	}
+	return false
+}
+
+// WebSocketCode is the RFC 6455 close status code for the reason.
+func (r CloseReason) WebSocketCode() int {
+	if int(r) < len(reasonInfo) {
+		return reasonInfo[r].wsCode
+	}
+	return 1011
+}
+
+// Reasons lists every reason, for pre-registering metric labels.
+func Reasons() []CloseReason {
+	out := make([]CloseReason, 0, len(reasonInfo))
+	for r := range reasonInfo {
+		out = append(out, CloseReason(r))
+	}
+	return out
+}

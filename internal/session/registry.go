@@ -1,0 +1,197 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+)
+
+// ErrServerFull is returned by Registry.Admit when a connection limit is
+// reached.
+var ErrServerFull = errors.New("session: server full")
+
+// Limits are the connection limits a Registry enforces. Zero means
+// unlimited.
+type Limits struct {
+	MaxConns      int // across all doors
+	MaxConnsPerIP int // per remote IP address, across all doors
+}
+
+// Registry tracks the live sessions of one server across all doors: it
+// enforces connection limits, counts what happens for metrics, and ends
+// every session on shutdown. It is safe for concurrent use.
+type Registry struct {
+	hub    *hub.Hub
+	limits Limits
+
+	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
+	sessions map[*Session]struct{}
+	admitted int
+	shutting bool
+	perIP    map[string]int
+	byDoor   map[string]int
+
+	stats counters
+}
+
+type counters struct {
+	published, delivered, bytesOut atomic.Uint64
+	slowConsumers, rateLimited     atomic.Uint64
+	writeErrors, rejected          atomic.Uint64
+	accepted                       atomic.Uint64
+}
+
+// NewRegistry returns a registry for sessions on h.
+func NewRegistry(h *hub.Hub, l Limits) *Registry {
+	return &Registry{hub: h, limits: l, sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int)}
+}
+
+// Hub returns the hub the sessions use.
+func (g *Registry) Hub() *hub.Hub { return g.hub }
+
+// Ticket is an admitted connection's place under the limits; Release gives
+// it back. A front end admits a connection before creating its session, so
+// that a refused client costs almost nothing.
+type Ticket struct {
+	g    *Registry
+	ip   string
+	once sync.Once
+}
+
+// Admit reserves a place for a connection from remote (a host:port or a
+// bare IP), or returns ErrServerFull.
+func (g *Registry) Admit(remote string) (*Ticket, error) {
+	ip := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		ip = h
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if (g.limits.MaxConns > 0 && g.admitted >= g.limits.MaxConns) ||
+		(g.limits.MaxConnsPerIP > 0 && g.perIP[ip] >= g.limits.MaxConnsPerIP) {
+		g.stats.rejected.Add(1)
+		return nil, ErrServerFull
+	}
+	g.admitted++
+	g.perIP[ip]++
+	g.stats.accepted.Add(1)
+	return &Ticket{g: g, ip: ip}, nil
+}
+
+// Release gives the ticket's place back. It is idempotent.
+func (t *Ticket) Release() {
+	t.once.Do(func() {
+		t.g.mu.Lock()
+		t.g.admitted--
+		if t.g.perIP[t.ip]--; t.g.perIP[t.ip] <= 0 {
+			delete(t.g.perIP, t.ip)
+		}
+		t.g.mu.Unlock()
+	})
+}
+
+func (g *Registry) add(s *Session) {
+	g.mu.Lock()
+	g.sessions[s] = struct{}{}
+	g.byDoor[s.cfg.Door]++
+	late := g.shutting
+	g.mu.Unlock()
+	if late {
+		// Accepted just before the doors closed: it goes the way of all.
+		s.CloseGracefully(ReasonShutdown)
+	}
+}
+
+func (g *Registry) remove(s *Session) {
+	g.mu.Lock()
+	if _, ok := g.sessions[s]; ok {
+		delete(g.sessions, s)
+		g.byDoor[s.cfg.Door]--
+	}
+	g.mu.Unlock()
+}
+
+// Len returns the number of live sessions.
+func (g *Registry) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+// Stats is a snapshot of the registry's counters.
+type Stats struct {
+	Sessions       int            // live sessions
+	SessionsByDoor map[string]int // live sessions per door
+	Accepted       uint64         // connections admitted since start
+	Rejected       uint64         // connections refused by limits
+	Published      uint64         // messages published by sessions
+	Delivered      uint64         // messages queued to sessions
+	BytesOut       uint64         // bytes written to clients
+	SlowConsumers  uint64         // sessions closed as slow consumers
+	RateLimited    uint64         // publishes refused by the rate limit
+	WriteErrors    uint64         // sessions ended by a write error
+	QueuedBytes    int            // bytes waiting in all outbound queues
+}
+
+// Stats returns the current counters. It visits every session to add up
+// queued bytes, so call it at human rates, not per message.
+func (g *Registry) Stats() Stats {
+	g.mu.Lock()
+	st := Stats{Sessions: len(g.sessions), SessionsByDoor: make(map[string]int, len(g.byDoor))}
+	for d, n := range g.byDoor {
+		st.SessionsByDoor[d] = n
+	}
+	all := make([]*Session, 0, len(g.sessions))
+	for s := range g.sessions {
+		all = append(all, s)
+	}
+	g.mu.Unlock()
+	for _, s := range all {
+		st.QueuedBytes += s.QueuedBytes()
+	}
+	st.Accepted = g.stats.accepted.Load()
+	st.Rejected = g.stats.rejected.Load()
+	st.Published = g.stats.published.Load()
+	st.Delivered = g.stats.delivered.Load()
+	st.BytesOut = g.stats.bytesOut.Load()
+	st.SlowConsumers = g.stats.slowConsumers.Load()
+	st.RateLimited = g.stats.rateLimited.Load()
+	st.WriteErrors = g.stats.writeErrors.Load()
+	return st
+}
+
+// Shutdown tells every session the server is going away, lets each drain
+// its queue until ctx is done, then cuts whatever is left. It returns once
+// every session has ended. Front ends must have stopped accepting first.
+func (g *Registry) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.shutting = true
+	all := make([]*Session, 0, len(g.sessions))
+	for s := range g.sessions {
+		all = append(all, s)
+	}
+	g.mu.Unlock()
+	for _, s := range all {
+		s.CloseGracefully(ReasonShutdown)
+	}
+	var err error
+	for _, s := range all {
+		if e := s.Drain(ctx); e != nil {
+			err = e
+			break
+		}
+	}
+	if err != nil {
+		for _, s := range all {
+			s.Abort(ReasonShutdown)
+		}
+		for _, s := range all {
+			<-s.Done()
+		}
+	}
+	return err
+}

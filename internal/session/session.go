@@ -1,0 +1,355 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+)
+
+// DefaultMaxPending is the default byte limit of a session's outbound queue.
+const DefaultMaxPending = 1 << 20
+
+// slowConsumerGrace bounds how long a slow consumer's writer may still
+// block before the connection is cut without the notice.
+const slowConsumerGrace = time.Second
+
+// Transport is what a front end provides for one connection.
+type Transport interface {
+	// WriteBatch writes the frames in order, as few system calls as the
+	// medium allows (one writev on TCP). It is called only from the
+	// session's writer goroutine, never concurrently. It may modify the
+	// slice (not the frames).
+	WriteBatch(frames [][]byte) error
+	// SetWriteDeadline bounds the current and future WriteBatch calls; a
+	// zero time removes the bound. Safe to call concurrently with
+	// WriteBatch.
+	SetWriteDeadline(t time.Time) error
+	// Close closes the connection, which must make the front end's reader
+	// return. Safe to call more than once and concurrently.
+	Close() error
+}
+
+// Codec encodes what a session sends in one front end's wire format.
+type Codec interface {
+	// Slot is the hub.Message encoding cache slot this format uses; front
+	// ends with the same format share a slot.
+	Slot() int
+	// Message encodes a message, private message or room event.
+	Message(m *hub.Message) []byte
+	// Reply encodes a reply to a request, or an unsolicited notice.
+	Reply(r Reply) []byte
+}
+
+// Config describes one session. Zero values mean the documented defaults.
+type Config struct {
+	// Door names the front end, e.g. "tcp"; used in logs and metrics.
+	Door string
+	// RemoteAddr is the peer's address, for logs and per-IP limits.
+	RemoteAddr string
+	// MaxPending is the outbound queue limit in bytes (default
+	// DefaultMaxPending). Past it the client is a slow consumer.
+	MaxPending int
+	// RateLimit is the sustained publish rate allowed, in messages per
+	// second; 0 means unlimited.
+	RateLimit float64
+	// RateBurst is the burst allowed above RateLimit (default 1 when a
+	// rate limit is set).
+	RateBurst int
+	// Logger receives the session's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Session is one connected client. Deliver and the Close methods are safe
+// for concurrent use; Do and SetCurrentRoom must be called from the front
+// end's reader goroutine only.
+type Session struct {
+	cfg     Config
+	reg     *Registry
+	client  *hub.Client
+	t       Transport
+	codec   Codec
+	log     *slog.Logger
+	limiter *rate.Limiter
+	room    string // current room; reader goroutine only
+
+	mu      sync.Mutex // guards the fields below
+	queue   [][]byte   // frames waiting for the writer
+	spare   [][]byte   // the writer's last batch, reused as the next queue
+	pending int        // bytes queued or being written
+	writing bool       // a writer goroutine is running
+	closing bool       // no more frames except the final notice
+	reason  CloseReason
+	closed  bool          // transport closed
+	done    chan struct{} // closed when transport closed and writer gone
+	writers sync.WaitGroup
+}
+
+// New registers a client with the hub and returns its session. The front
+// end must eventually call Finish from its reader goroutine.
+func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, done: make(chan struct{})}
+	if cfg.RateLimit > 0 {
+		b := cfg.RateBurst
+		if b <= 0 {
+			b = 1
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), b)
+	}
+	s.client = reg.hub.Connect(s)
+	s.log = cfg.Logger
+	reg.add(s)
+	return s
+}
+
+// Client returns the session's hub handle.
+func (s *Session) Client() *hub.Client { return s.client }
+
+// Nick returns the client's current nick.
+func (s *Session) Nick() string { return s.client.Nick() }
+
+// Door returns the name of the front end the client came through.
+func (s *Session) Door() string { return s.cfg.Door }
+
+// Logger returns a logger annotated with the session's door, peer and
+// client. It is built on demand because logging is rare and an annotated
+// logger per idle connection would cost memory.
+func (s *Session) Logger() *slog.Logger {
+	return s.log.With("door", s.cfg.Door, "remote", s.cfg.RemoteAddr, "client", s.client.ID())
+}
+
+// Done is closed when the session has ended: connection closed and writer
+// finished.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Deliver queues a message from the hub. It never blocks. It implements
+// hub.Subscriber.
+func (s *Session) Deliver(m *hub.Message) {
+	s.enqueue(m.Encoded(s.codec.Slot(), s.codec.Message), true)
+}
+
+// Send queues a reply or notice for the client.
+func (s *Session) Send(r Reply) {
+	s.enqueue(s.codec.Reply(r), false)
+}
+
+// Info queues an informational notice.
+func (s *Session) Info(text string) { s.Send(Reply{Text: text}) }
+
+// Error queues an error notice.
+func (s *Session) Error(text string) { s.Send(Reply{Error: true, Text: text}) }
+
+// enqueue appends one frame to the queue and makes sure a writer runs. A
+// frame that would take the queue over its limit makes the session a slow
+// consumer; replies (counted=false) are held to the same limit.
+func (s *Session) enqueue(b []byte, counted bool) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	if s.pending+len(b) > s.cfg.MaxPending {
+		s.beginCloseLocked(ReasonSlowConsumer, true)
+		s.mu.Unlock()
+		return
+	}
+	s.queue = append(s.queue, b)
+	s.pending += len(b)
+	s.startWriterLocked()
+	s.mu.Unlock()
+	if counted {
+		s.reg.stats.delivered.Add(1)
+	}
+}
+
+// startWriterLocked starts the writer goroutine unless one runs. Caller
+// holds s.mu.
+func (s *Session) startWriterLocked() {
+	if s.writing || s.closed {
+		return
+	}
+	s.writing = true
+	s.writers.Add(1)
+	go s.writeLoop()
+}
+
+// writeLoop drains the queue, a whole batch per WriteBatch, and exits when
+// the queue is empty. When the session is closing it closes the transport
+// once the final notice is out.
+func (s *Session) writeLoop() {
+	defer s.writers.Done()
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 || s.closed {
+			s.writing = false
+			finish := s.closing && !s.closed
+			s.mu.Unlock()
+			if finish {
+				s.closeTransport()
+			}
+			return
+		}
+		batch := s.queue
+		s.queue = s.spare[:0]
+		s.spare = nil
+		s.mu.Unlock()
+
+		n := 0
+		for _, b := range batch {
+			n += len(b)
+		}
+		err := s.t.WriteBatch(batch)
+		clear(batch)
+
+		s.mu.Lock()
+		s.pending -= n
+		if s.spare == nil && cap(batch) <= 1024 {
+			s.spare = batch[:0]
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.reg.stats.writeErrors.Add(1)
+			s.abort(ReasonWriteError)
+			return
+		}
+		s.reg.stats.bytesOut.Add(uint64(n))
+	}
+}
+
+// beginCloseLocked starts a graceful close: drop what is queued if drop is
+// set, queue the notice, and let the writer close the transport once the
+// notice is out. Caller holds s.mu.
+func (s *Session) beginCloseLocked(r CloseReason, drop bool) {
+	if s.closing {
+		return
+	}
+	s.closing = true
+	s.reason = r
+	if drop {
+		for _, b := range s.queue {
+			s.pending -= len(b) // frames in flight stay counted until written
+		}
+		clear(s.queue)
+		s.queue = s.queue[:0]
+		// A writer blocked on a peer that does not read gets a deadline,
+		// so the slot frees up even if the notice can never be sent.
+		_ = s.t.SetWriteDeadline(time.Now().Add(slowConsumerGrace))
+	}
+	if r == ReasonSlowConsumer {
+		s.reg.stats.slowConsumers.Add(1)
+		s.Logger().Warn("slow consumer disconnected", "nick", s.client.Nick(), "max_pending", s.cfg.MaxPending)
+	}
+	if notice := r.Notice(); notice != "" {
+		b := s.codec.Reply(Reply{Error: r.IsError(), Text: notice, Final: r})
+		s.queue = append(s.queue, b)
+		s.pending += len(b)
+	}
+	if len(s.queue) == 0 && !s.writing {
+		s.closed = true
+		s.writers.Add(1)
+		go s.finishClose()
+		return
+	}
+	s.startWriterLocked()
+}
+
+// CloseGracefully ends the session after everything already queued and
+// the reason's notice have been written. It does not wait.
+func (s *Session) CloseGracefully(r CloseReason) {
+	s.mu.Lock()
+	s.beginCloseLocked(r, false)
+	s.mu.Unlock()
+}
+
+// abort closes the transport at once, dropping whatever is queued.
+func (s *Session) abort(r CloseReason) {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		s.reason = r
+	}
+	s.mu.Unlock()
+	s.closeTransport()
+}
+
+// Abort ends the session at once, without draining the queue.
+func (s *Session) Abort(r CloseReason) { s.abort(r) }
+
+func (s *Session) closeTransport() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	_ = s.t.Close()
+}
+
+// finishClose closes the transport from a goroutine of its own, for the
+// case where no writer runs to do it.
+func (s *Session) finishClose() {
+	defer s.writers.Done()
+	_ = s.t.Close()
+}
+
+// Reason returns why the session is closing, or ReasonNone.
+func (s *Session) Reason() CloseReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+// Finish is called by the front end's reader goroutine when it stops
+// reading, whatever the cause: it takes the client out of the hub, closes
+// the connection, waits for the writer, and unregisters the session.
+// readErrReason is the reason to record if none was set before.
+func (s *Session) Finish(readErrReason CloseReason) {
+	s.client.Close()
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		s.reason = readErrReason
+	}
+	s.mu.Unlock()
+	s.closeTransport()
+	s.writers.Wait()
+	s.reg.remove(s)
+	s.Logger().Debug("session closed", "reason", s.Reason().String())
+	close(s.done)
+}
+
+// Drain waits until the session has ended or ctx is done.
+func (s *Session) Drain(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// QueuedBytes returns the bytes queued or being written.
+func (s *Session) QueuedBytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending
+}
+
+// Encoding cache slots of hub.Message, one per wire format. Front ends
+// that share a format share a slot.
+const (
+	SlotLine = 0 // the line protocol
+	SlotJSON = 1 // WebSocket JSON frames
+	SlotSSE  = 2 // Server-Sent Events
+)
