@@ -46,6 +46,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long Shutdown lets queues drain when the
 	// caller's context has no deadline (default 10s).
 	ShutdownTimeout time.Duration
+	// Web configures the web door (see web.go); used when HTTPAddr is set.
+	Web WebConfig
+	// Cluster configures the NATS backplane (see cluster.go); empty means
+	// a single node.
+	Cluster ClusterConfig
 }
 
 // Validate checks the configuration for values that cannot work.
@@ -100,9 +105,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
-	h := hub.New(hub.Config{ReservedNicks: []string{"http", "server"}})
-	reg := session.NewRegistry(h, session.Limits{MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP})
-	s := &Server{cfg: cfg, log: log, hub: h, reg: reg, stopped: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{})}
+	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
+	if err := s.setupCluster(&hcfg); err != nil {
+		return nil, err
+	}
+	s.hub = hub.New(hcfg)
+	s.reg = session.NewRegistry(s.hub, session.Limits{MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP})
+	reg := s.reg
 	tcp, err := tcpfront.Listen(tcpfront.Config{
 		Addr:        cfg.TCPAddr,
 		Banner:      cfg.Banner,
@@ -116,11 +126,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		},
 	}, reg)
 	if err != nil {
+		s.closeCluster()
 		return nil, err
 	}
 	s.tcp = tcp
 	s.door = append(s.door, tcp)
 	log.Info("tcp door listening", "addr", tcp.Addr().String())
+	if err := s.setupWeb(); err != nil {
+		_ = tcp.Close()
+		s.closeCluster()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -185,6 +201,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, d := range s.door {
 			d.Wait()
 		}
+		s.closeCluster()
 		close(s.stopped)
 		s.log.Info("shut down")
 	})
