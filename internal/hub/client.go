@@ -41,6 +41,11 @@ func (c *Client) SetNick(n string) error {
 	if c.h.reserved[key] {
 		return ErrNickTaken
 	}
+	if c.h.pr != nil && !strings.EqualFold(n, c.Nick()) {
+		if err := c.h.pr.ClaimNick(n); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -58,7 +63,9 @@ func (c *Client) SetNick(n string) error {
 	c.setNickPtr(n)
 	// Everyone who shares a room hears of it once.
 	peers := make(map[*Client]struct{})
+	rooms := make([]string, 0, len(c.rooms))
 	for room := range c.rooms {
+		rooms = append(rooms, room)
 		for p := range c.h.rooms[room] {
 			if p != c {
 				peers[p] = struct{}{}
@@ -66,6 +73,9 @@ func (c *Client) SetNick(n string) error {
 		}
 	}
 	c.h.pmu.Unlock()
+	if old != n {
+		c.h.presence(PresenceNick, c, n, "")
+	}
 	c.mu.Unlock()
 	if old == n {
 		return nil
@@ -75,6 +85,7 @@ func (c *Client) SetNick(n string) error {
 	for p := range peers {
 		p.sub.Deliver(ev)
 	}
+	c.h.forwardNick(ev, rooms)
 	return nil
 }
 
@@ -115,7 +126,9 @@ func (c *Client) Join(room string) (int, error) {
 	m[c] = struct{}{}
 	n := len(m)
 	c.h.pmu.Unlock()
+	c.h.presence(PresenceJoin, c, "", room)
 	c.mu.Unlock()
+	n += c.h.remoteMembers(room)
 	c.announce(KindJoin, room)
 	return n, nil
 }
@@ -140,6 +153,7 @@ func (c *Client) Part(room string) error {
 	}
 	delete(c.rooms, room)
 	c.leaveRoomLocked(room)
+	c.h.presence(PresencePart, c, "", room)
 	c.mu.Unlock()
 	c.h.removeSub(s)
 	c.announce(KindPart, room)
@@ -265,7 +279,7 @@ func (c *Client) Private(to, text string) error {
 		return ErrSelf
 	}
 	if dst == nil {
-		return ErrNoSuchNick
+		return c.privateRemote(to, text)
 	}
 	m := c.event(KindPrivate, "")
 	m.To, m.Text = dst.Nick(), text
@@ -294,6 +308,7 @@ func (c *Client) Close() {
 	}
 	c.h.clients--
 	c.h.pmu.Unlock()
+	c.h.presence(PresenceQuit, c, "", "")
 	c.mu.Unlock()
 	for _, s := range subs {
 		c.h.removeSub(s)

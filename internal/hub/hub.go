@@ -52,6 +52,9 @@ var (
 type Config struct {
 	// Backplane connects the hub to other nodes; nil means single node.
 	Backplane Backplane
+	// Presence makes nicks and rooms cluster-wide (see cluster.go); nil
+	// means this node's clients only.
+	Presence Presence
 	// ReservedNicks cannot be claimed by clients (compared ignoring case),
 	// e.g. "http", the sender name of HTTP publishes.
 	ReservedNicks []string
@@ -61,6 +64,7 @@ type Config struct {
 type Hub struct {
 	node     uint64
 	bp       Backplane
+	pr       Presence
 	reserved map[string]bool
 	ix       *index
 	nextID   atomic.Uint64
@@ -87,6 +91,7 @@ func New(cfg Config) *Hub {
 	h := &Hub{
 		node:      binary.LittleEndian.Uint64(b[:]) | 1,
 		bp:        cfg.Backplane,
+		pr:        cfg.Presence,
 		reserved:  make(map[string]bool),
 		ix:        newIndex(),
 		nicks:     make(map[string]*Client),
@@ -131,9 +136,10 @@ func (h *Hub) Stats() Stats {
 // guest nick. The caller must Close the client when it goes away.
 func (h *Hub) Connect(sub Subscriber) *Client {
 	c := &Client{h: h, sub: sub, id: h.nextID.Add(1)}
+	prefix := h.guestPrefix()
 	h.pmu.Lock()
 	for {
-		n := "guest-" + strconv.FormatUint(h.guestSeq.Add(1), 10)
+		n := prefix + strconv.FormatUint(h.guestSeq.Add(1), 10)
 		if h.nicks[n] == nil {
 			c.setNickPtr(n)
 			h.nicks[n] = c
@@ -142,6 +148,7 @@ func (h *Hub) Connect(sub Subscriber) *Client {
 	}
 	h.clients++
 	h.pmu.Unlock()
+	h.presence(PresenceConnect, c, c.Nick(), "")
 	return c
 }
 
@@ -219,6 +226,9 @@ func (h *Hub) deliverDirect(m *Message) int {
 		c.sub.Deliver(m)
 		return 1
 	}
+	if m.Kind == KindNick {
+		return h.deliverNickRemote(m)
+	}
 	return h.deliverRoom(m.Topic, m, nil)
 }
 
@@ -265,14 +275,16 @@ func (h *Hub) deliverRoom(room string, m *Message, skip *Client) int {
 	return len(members)
 }
 
-// Rooms returns every room with at least one member and its member count.
+// Rooms returns every room with at least one member and its member count
+// (across the cluster when presence is cluster-wide).
 func (h *Hub) Rooms() map[string]int {
 	h.pmu.RLock()
-	defer h.pmu.RUnlock()
 	out := make(map[string]int, len(h.rooms))
 	for r, m := range h.rooms {
 		out[r] = len(m)
 	}
+	h.pmu.RUnlock()
+	h.addRemoteRooms(out)
 	return out
 }
 
@@ -289,7 +301,7 @@ func (h *Hub) Who(room string) []string {
 		nicks = append(nicks, c.Nick())
 	}
 	sort.Strings(nicks)
-	return nicks
+	return h.addRemoteWho(room, nicks)
 }
 
 // addSub indexes s and, with a backplane, registers the interest when it is
