@@ -19,7 +19,7 @@ type Client struct {
 
 	mu     sync.Mutex // guards rooms, subs, closed; taken before Hub.pmu
 	rooms  map[string]*Subscription
-	subs   map[subKey]*Subscription
+	subs   []*Subscription // a slice: clients hold few, and a map costs ~0.5 KiB
 	closed bool
 }
 
@@ -203,17 +203,16 @@ func (c *Client) Subscribe(pattern, group string) error {
 	if c.closed {
 		return ErrClosed
 	}
-	if c.subs[k] != nil {
-		return ErrAlreadySub
+	for _, old := range c.subs {
+		if old.pattern == k.pattern && old.group == k.group {
+			return ErrAlreadySub
+		}
 	}
 	s := &Subscription{client: c, pattern: pattern, group: group}
 	if err := c.h.addSub(s); err != nil {
 		return err
 	}
-	if c.subs == nil {
-		c.subs = make(map[subKey]*Subscription)
-	}
-	c.subs[k] = s
+	c.subs = append(c.subs, s)
 	return nil
 }
 
@@ -222,12 +221,16 @@ func (c *Client) Subscribe(pattern, group string) error {
 func (c *Client) Unsubscribe(pattern string) error {
 	c.mu.Lock()
 	var gone []*Subscription
-	for k, s := range c.subs {
-		if k.pattern == pattern {
+	kept := c.subs[:0]
+	for _, s := range c.subs {
+		if s.pattern == pattern {
 			gone = append(gone, s)
-			delete(c.subs, k)
+		} else {
+			kept = append(kept, s)
 		}
 	}
+	clear(c.subs[len(kept):])
+	c.subs = kept
 	c.mu.Unlock()
 	if len(gone) == 0 {
 		return ErrNotSubscribed
@@ -243,11 +246,11 @@ func (c *Client) Unsubscribe(pattern string) error {
 func (c *Client) Subscriptions() []string {
 	c.mu.Lock()
 	out := make([]string, 0, len(c.subs))
-	for k := range c.subs {
-		if k.group == "" {
-			out = append(out, k.pattern)
+	for _, s := range c.subs {
+		if s.group == "" {
+			out = append(out, s.pattern)
 		} else {
-			out = append(out, k.pattern+" "+k.group)
+			out = append(out, s.pattern+" "+s.group)
 		}
 	}
 	c.mu.Unlock()

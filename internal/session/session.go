@@ -84,9 +84,10 @@ type Session struct {
 	writing bool       // a writer goroutine is running
 	closing bool       // no more frames except the final notice
 	reason  CloseReason
-	closed  bool          // transport closed
-	done    chan struct{} // closed when transport closed and writer gone
-	writers sync.WaitGroup
+	closed   bool          // transport closed
+	finished bool          // Finish has run
+	done     chan struct{} // made on demand; closed when Finish has run
+	writers  sync.WaitGroup
 }
 
 // New registers a client with the hub and returns its session. The front
@@ -98,7 +99,7 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, done: make(chan struct{})}
+	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec}
 	if cfg.RateLimit > 0 {
 		b := cfg.RateBurst
 		if b <= 0 {
@@ -129,8 +130,19 @@ func (s *Session) Logger() *slog.Logger {
 }
 
 // Done is closed when the session has ended: connection closed and writer
-// finished.
-func (s *Session) Done() <-chan struct{} { return s.done }
+// finished. The channel is made on first use, so idle sessions that nobody
+// waits for do not pay for it.
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.finished {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Deliver queues a message from the hub. It never blocks. It implements
 // hub.Subscriber.
@@ -192,6 +204,8 @@ func (s *Session) writeLoop() {
 		s.mu.Lock()
 		if len(s.queue) == 0 || s.closed {
 			s.writing = false
+			// An idle session pins no write buffers.
+			s.queue, s.spare = nil, nil
 			finish := s.closing && !s.closed
 			s.mu.Unlock()
 			if finish {
@@ -315,6 +329,12 @@ func (s *Session) Reason() CloseReason {
 // the connection, waits for the writer, and unregisters the session.
 // readErrReason is the reason to record if none was set before.
 func (s *Session) Finish(readErrReason CloseReason) {
+	s.mu.Lock()
+	if s.finished {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
 	s.client.Close()
 	s.mu.Lock()
 	if !s.closing {
@@ -325,14 +345,21 @@ func (s *Session) Finish(readErrReason CloseReason) {
 	s.closeTransport()
 	s.writers.Wait()
 	s.reg.remove(s)
-	s.Logger().Debug("session closed", "reason", s.Reason().String())
-	close(s.done)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.Logger().Debug("session closed", "reason", s.Reason().String())
+	}
+	s.mu.Lock()
+	s.finished = true
+	if s.done != nil {
+		close(s.done)
+	}
+	s.mu.Unlock()
 }
 
 // Drain waits until the session has ended or ctx is done.
 func (s *Session) Drain(ctx context.Context) error {
 	select {
-	case <-s.done:
+	case <-s.Done():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -32,51 +32,86 @@ func (t transport) SetWriteDeadline(d time.Time) error { return t.c.SetWriteDead
 
 func (t transport) Close() error { return t.c.Close() }
 
-// serveConn is the connection's goroutine: admit, greet, read until the
-// connection ends, then clean up. A panic ends only this connection.
+// serveConn is the connection's own goroutine. It only waits: for the
+// socket to become readable, and for workers to run the connection's code
+// (setup, reading and handling, clean-up), so its stack stays minimal while
+// the connection is idle. A panic ends only this connection.
 func (f *Front) serveConn(c *net.TCPConn) {
 	defer f.conns.Done()
+	var r *reader
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		stack := string(debug.Stack())
+		if r == nil {
+			f.log.Error("panic setting up connection", "panic", fmt.Sprint(p), "stack", stack)
+			_ = c.Close()
+			return
+		}
+		f.workers.run(func() {
+			r.s.Logger().Error("panic serving connection", "panic", fmt.Sprint(p), "stack", stack)
+			r.s.Abort(session.ReasonInternal)
+			r.finish(session.ReasonInternal)
+		})
+	}()
+	f.workers.run(func() { r = f.open(c) })
+	if r == nil {
+		return
+	}
+	err := r.wait()
+	f.workers.run(func() { r.close(err) })
+}
+
+// open admits, configures and greets a new connection. It returns nil when
+// the connection was refused.
+func (f *Front) open(c *net.TCPConn) *reader {
 	remote := c.RemoteAddr().String()
 	ticket, err := f.reg.Admit(remote)
 	if err != nil {
 		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.Write(line.AppendError(nil, "server full"))
 		_ = c.Close()
-		return
+		return nil
 	}
-	defer ticket.Release()
 	if f.cfg.KeepAlive > 0 {
 		_ = c.SetKeepAlive(true)
 		_ = c.SetKeepAlivePeriod(f.cfg.KeepAlive)
 	}
 	rc, err := c.SyscallConn()
 	if err != nil {
+		ticket.Release()
 		_ = c.Close()
-		return
+		return nil
 	}
 	scfg := f.cfg.Session
 	scfg.RemoteAddr = remote
 	s := session.New(f.reg, scfg, transport{c}, Codec{})
-	reason := session.ReasonClientGone
-	defer func() {
-		if p := recover(); p != nil {
-			s.Logger().Error("panic serving connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			reason = session.ReasonInternal
-			s.Abort(reason)
-		}
-		s.Finish(reason)
-	}()
 	s.Info(f.cfg.Banner + " You are " + s.Nick() + ". Type /help for commands.")
-	r := reader{f: f, s: s, c: c, rc: rc}
-	if r.run() == errIdle {
-		reason = session.ReasonIdle
-		s.CloseGracefully(reason)
-		// Let the notice go out; the writer closes the connection.
-		r.drainUntilClosed()
+	if f.cfg.IdleTimeout > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(f.cfg.IdleTimeout))
 	}
+	return &reader{f: f, s: s, c: c, rc: rc, ticket: ticket}
 }
 
-var errIdle = errors.New("idle timeout")
+// close ends the connection after its reader stopped with err.
+func (r *reader) close(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		r.s.CloseGracefully(session.ReasonIdle)
+		// Let the notice go out; the writer closes the connection.
+		r.drainUntilClosed()
+		r.finish(session.ReasonIdle)
+		return
+	}
+	r.finish(session.ReasonClientGone)
+}
+
+// finish ends the session and gives back the connection's place.
+func (r *reader) finish(reason session.CloseReason) {
+	r.s.Finish(reason)
+	r.ticket.Release()
+}
 
 // reader turns the bytes of one connection into session requests.
 type reader struct {
@@ -84,74 +119,63 @@ type reader struct {
 	s       *session.Session
 	c       *net.TCPConn
 	rc      syscall.RawConn
+	ticket  *session.Ticket
 	partial []byte // an incomplete line carried to the next read
 	tooLong bool   // discarding the rest of an over-long line
 }
 
-// run reads until the connection fails or closes.
-func (r *reader) run() error {
+// wait runs for the connection's whole life: the poller wakes it when the
+// socket is readable, and a worker then reads and handles everything
+// available. It returns the error that ended the connection.
+func (r *reader) wait() error {
+	var rerr error
+	err := r.rc.Read(func(fd uintptr) bool {
+		again := false
+		r.f.workers.run(func() { again, rerr = r.drain(int(fd)) })
+		return !again
+	})
+	if err != nil {
+		return err
+	}
+	return rerr
+}
+
+// drain reads and handles until the socket has nothing more (again=true)
+// or the connection ended (err, io.EOF at end of stream). It borrows a read
+// buffer from the pool only while bytes are there.
+func (r *reader) drain(fd int) (again bool, err error) {
 	for {
+		bp := r.f.pool.Get().(*[]byte)
+		n, rerr := syscall.Read(fd, *bp)
+		for rerr == syscall.EINTR {
+			n, rerr = syscall.Read(fd, *bp)
+		}
+		switch {
+		case rerr == syscall.EAGAIN:
+			r.f.pool.Put(bp)
+			return true, nil
+		case rerr != nil:
+			r.f.pool.Put(bp)
+			return false, rerr
+		case n <= 0:
+			r.f.pool.Put(bp)
+			return false, io.EOF
+		}
+		r.consume((*bp)[:n])
+		r.f.pool.Put(bp)
 		if r.f.cfg.IdleTimeout > 0 {
 			_ = r.c.SetReadDeadline(time.Now().Add(r.f.cfg.IdleTimeout))
 		}
-		bp, n, err := r.read()
-		if n > 0 {
-			r.consume((*bp)[:n])
-		}
-		if bp != nil {
-			r.f.pool.Put(bp)
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return errIdle
-			}
-			return err
-		}
 	}
-}
-
-// read waits until the socket is readable without holding a buffer, then
-// reads into one borrowed from the pool. It returns io.EOF at end of
-// stream.
-func (r *reader) read() (*[]byte, int, error) {
-	var (
-		bp   *[]byte
-		n    int
-		rerr error
-	)
-	err := r.rc.Read(func(fd uintptr) bool {
-		bp = r.f.pool.Get().(*[]byte)
-		for {
-			n, rerr = syscall.Read(int(fd), *bp)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			r.f.pool.Put(bp)
-			bp = nil
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return bp, 0, err
-	case rerr != nil:
-		return bp, 0, rerr
-	case n <= 0:
-		return bp, 0, io.EOF
-	}
-	return bp, n, nil
 }
 
 // drainUntilClosed reads and discards input until the connection closes,
 // so the writer can finish the final notice.
 func (r *reader) drainUntilClosed() {
 	_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var buf [512]byte
+	buf := make([]byte, 512)
 	for {
-		if _, err := r.c.Read(buf[:]); err != nil {
+		if _, err := r.c.Read(buf); err != nil {
 			return
 		}
 	}

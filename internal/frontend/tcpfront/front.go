@@ -46,13 +46,14 @@ type Config struct {
 // Wait waits for every connection goroutine to end. It is safe for
 // concurrent use.
 type Front struct {
-	cfg    Config
-	reg    *session.Registry
-	ln     *net.TCPListener
-	log    *slog.Logger
-	closed atomic.Bool
-	conns  sync.WaitGroup
-	pool   sync.Pool // *[]byte read buffers, borrowed only while data is there
+	cfg     Config
+	reg     *session.Registry
+	ln      *net.TCPListener
+	log     *slog.Logger
+	closed  atomic.Bool
+	conns   sync.WaitGroup
+	pool    sync.Pool // *[]byte read buffers, borrowed only while data is there
+	workers *workers
 }
 
 // Listen binds the TCP door's listener.
@@ -78,7 +79,7 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
 	}
-	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger}
+	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers()}
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
 	return f, nil
 }
@@ -148,5 +149,8 @@ func (f *Front) Close() error {
 	return f.ln.Close()
 }
 
-// Wait blocks until every connection goroutine has ended.
-func (f *Front) Wait() { f.conns.Wait() }
+// Wait blocks until every connection goroutine and worker has ended.
+func (f *Front) Wait() {
+	f.conns.Wait()
+	f.workers.close()
+}

@@ -1,0 +1,646 @@
+package tcpfront_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/server"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestBannerAndGuestNicks(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	re := regexp.MustCompile(`^\* Welcome to the concurrent server! You are (\S+)\. Type /help for commands\.$`)
+	seen := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		c := dialRaw(t, srv.addr)
+		l := c.next()
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("banner %q does not match %s", l, re)
+		}
+		if seen[strings.ToLower(m[1])] {
+			t.Errorf("guest nick %q given twice", m[1])
+		}
+		seen[strings.ToLower(m[1])] = true
+		if err := hub.ValidateNick(m[1]); err != nil {
+			t.Errorf("guest nick %q: %v", m[1], err)
+		}
+	}
+
+	custom := startServer(t, server.Config{Banner: "Hello there."})
+	c := dialRaw(t, custom.addr)
+	if l := c.next(); !regexp.MustCompile(`^\* Hello there\. You are \S+\. Type /help for commands\.$`).MatchString(l) {
+		t.Errorf("custom banner line %q", l)
+	}
+}
+
+func TestTwoClientsChatting(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	alice := dialNick(t, srv.addr, "alice")
+	bob := dialNick(t, srv.addr, "bob")
+
+	alice.send("/join lobby")
+	alice.expectLine("* joined lobby (1 here)")
+	bob.send("/JOIN lobby")
+	bob.expectLine("* joined lobby (2 here)")
+	alice.expectLine("* bob joined lobby")
+
+	alice.send("hello bob")
+	bob.expectLine("[lobby] alice: hello bob")
+	bob.send("hi alice", "//me waves")
+	alice.expectLine("[lobby] bob: hi alice")
+	alice.expectLine("[lobby] bob: /me waves")
+	alice.quiet() // the sender never gets its own message back
+	bob.quiet()
+
+	alice.send("/who")
+	alice.expectLine("* lobby: alice, bob (2)")
+	carol := dialNick(t, srv.addr, "carol")
+	carol.send("/sub lobby") // a subscriber is not a member
+	carol.expectLine("* subscribed lobby")
+	carol.send("/who lobby", "/rooms")
+	carol.expectLine("* lobby: alice, bob (2)")
+	carol.expectLine("* 1 room: lobby (2)")
+	alice.send("for everyone")
+	carol.expectLine("[lobby] alice: for everyone")
+	bob.expectLine("[lobby] alice: for everyone")
+
+	alice.send("/msg BOB psst")
+	alice.expectLine("* sent to BOB")
+	bob.expectLine("(private) alice: psst")
+	carol.quiet()
+
+	bob.send("/nick bobby")
+	bob.expectLine("* you are now bobby")
+	alice.expectLine("* bob is now known as bobby")
+
+	bob.send("/part")
+	bob.expectLine("* left lobby")
+	alice.expectLine("* bobby left lobby")
+	alice.send("anyone?")
+	carol.expectLine("[lobby] alice: anyone?")
+	bob.quiet()
+
+	bob.send("/quit")
+	bob.expectLine("* bye")
+	if rest := bob.expectEOF(); len(rest) != 0 {
+		t.Errorf("lines after bye: %q", rest)
+	}
+	carol.send("/help")
+	carol.expect("* commands")
+	if got := carol.ping(); len(got) < 10 || !strings.HasPrefix(got[len(got)-1], "* ") {
+		t.Errorf("help: %q", got)
+	}
+}
+
+func TestWildcardSubscribers(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	pub := dialNick(t, srv.addr, "pub")
+	patterns := []string{"a.b", "a.*", "a.>", "*.b", ">"}
+	subs := map[string]*client{}
+	for _, p := range patterns {
+		c := dial(t, srv.addr)
+		c.send("/sub " + p)
+		c.expectLine("* subscribed " + p)
+		subs[p] = c
+	}
+	both := dial(t, srv.addr) // overlapping subscriptions: once per subscription
+	both.send("/sub a.*", "/sub a.>")
+	both.expectLine("* subscribed a.*")
+	both.expectLine("* subscribed a.>")
+
+	topics := []string{"a", "a.b", "a.c", "a.b.c", "x.b", "x.y"}
+	for _, topic := range topics {
+		pub.send("/pub " + topic + " on " + topic)
+	}
+	pub.quiet()
+	want := map[string][]string{
+		"a.b": {"a.b"},
+		"a.*": {"a.b", "a.c"},
+		"a.>": {"a.b", "a.c", "a.b.c"},
+		"*.b": {"a.b", "x.b"},
+		">":   topics,
+	}
+	for p, c := range subs {
+		var exp []string
+		for _, topic := range want[p] {
+			exp = append(exp, "["+topic+"] pub: on "+topic)
+		}
+		if got := c.ping(); strings.Join(got, "\n") != strings.Join(exp, "\n") {
+			t.Errorf("subscriber of %s got %q, want %q", p, got, exp)
+		}
+	}
+	exp := []string{"[a.b] pub: on a.b", "[a.b] pub: on a.b", "[a.c] pub: on a.c", "[a.c] pub: on a.c", "[a.b.c] pub: on a.b.c"}
+	if got := both.ping(); strings.Join(got, "\n") != strings.Join(exp, "\n") {
+		t.Errorf("overlapping subscriber got %q, want %q", got, exp)
+	}
+
+	both.send("/unsub a.*")
+	both.expectLine("* unsubscribed a.*")
+	pub.send("/pub a.z once")
+	pub.quiet()
+	if got := both.ping(); len(got) != 1 || got[0] != "[a.z] pub: once" {
+		t.Errorf("after unsub got %q", got)
+	}
+	// A member of a room that also subscribes to its topic gets two copies.
+	both.send("/join a.z")
+	both.expectLine("* joined a.z (1 here)")
+	pub.send("/pub a.z twice")
+	pub.quiet()
+	if got := both.ping(); len(got) != 2 {
+		t.Errorf("member + subscriber got %q, want two copies", got)
+	}
+}
+
+func TestQueueGroupDistribution(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	pub := dialNick(t, srv.addr, "pub")
+	pub.send("/sub jobs.* workers") // the publisher is in the group too
+	pub.expectLine("* subscribed jobs.* (group workers)")
+	var members []*client
+	for i := 0; i < 3; i++ {
+		c := dialNick(t, srv.addr, fmt.Sprintf("w%d", i))
+		c.send("/sub jobs.* workers")
+		c.expectLine("* subscribed jobs.* (group workers)")
+		members = append(members, c)
+	}
+	plain := dial(t, srv.addr)
+	plain.send("/sub jobs.>")
+	plain.expectLine("* subscribed jobs.>")
+
+	const n = 30
+	for i := 0; i < n; i++ {
+		pub.send(fmt.Sprintf("/pub jobs.run job %d", i))
+	}
+	if got := pub.ping(); len(got) != 0 {
+		t.Errorf("publisher in the group received %q; it must never get its own messages", got)
+	}
+	count := map[string]int{}
+	for _, m := range members {
+		got := m.ping()
+		if len(got) == 0 {
+			t.Errorf("%s got no job", m.nick)
+		}
+		for _, l := range got {
+			count[l]++
+		}
+	}
+	for i := 0; i < n; i++ {
+		if l := fmt.Sprintf("[jobs.run] pub: job %d", i); count[l] != 1 {
+			t.Errorf("%q delivered %d times across the group, want 1", l, count[l])
+		}
+	}
+	if got := plain.ping(); len(got) != n {
+		t.Errorf("plain subscriber got %d, want every one of %d", len(got), n)
+	}
+}
+
+func TestNickRules(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	dialNick(t, srv.addr, "Alice")
+	c := dial(t, srv.addr)
+	tests := []struct{ cmd, want string }{
+		{"/nick bad!name", "! bad nick"},
+		{"/nick dot.ted", "! bad nick"},
+		{"/nick " + strings.Repeat("x", 33), "! bad nick"},
+		{"/nick zoë", "! bad nick"},
+		{"/nick alice", "! nick alice is taken"},
+		{"/nick ALICE", "! nick ALICE is taken"},
+		{"/nick http", "! nick http is taken"},
+		{"/nick HTTP", "! nick HTTP is taken"},
+		{"/nick", "! usage: /nick NAME"},
+		{"/nick a b", "! usage: /nick NAME"},
+		{"/nick " + strings.Repeat("x", 32), "* you are now " + strings.Repeat("x", 32)},
+		{"/NiCk ok_name-1", "* you are now ok_name-1"},
+		{"/nick OK_NAME-1", "* you are now OK_NAME-1"},
+	}
+	for _, tt := range tests {
+		c.send(tt.cmd)
+		if l := c.next(); !strings.HasPrefix(l, tt.want) {
+			t.Errorf("%q: got %q, want prefix %q", tt.cmd, l, tt.want)
+		} else if strings.HasPrefix(l, "! ") && !strings.Contains(l, "/help") && !strings.Contains(l, "taken") {
+			t.Errorf("%q: error %q should point to /help", tt.cmd, l)
+		}
+	}
+	c.quiet()
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+
+	t.Run("line too long then normal line", func(t *testing.T) {
+		t.Parallel()
+		c := dial(t, srv.addr)
+		c.send(strings.Repeat("x", 5000))
+		c.expectLine("! line too long (max 4096 bytes)")
+		c.send(strings.Repeat("y", 4096)) // exactly the limit is fine
+		c.expect("! join a room first")
+		c.write(strings.Repeat("z", 4096) + "\r\n") // the \r does not count
+		c.expect("! join a room first")
+		c.send(strings.Repeat("y", 4097))
+		c.expectLine("! line too long (max 4096 bytes)")
+		// A long line arriving in pieces is reported once and discarded.
+		for i := 0; i < 5; i++ {
+			c.write(strings.Repeat("w", 2000))
+			if i == 0 {
+				c.quiet()
+			}
+		}
+		c.write("end\n/ping after\n")
+		c.expectLine("! line too long (max 4096 bytes)")
+		c.expectLine("* pong after")
+		c.quiet()
+	})
+
+	t.Run("line split across writes and CRLF", func(t *testing.T) {
+		t.Parallel()
+		sub := dial(t, srv.addr)
+		sub.send("/sub split")
+		sub.expectLine("* subscribed split")
+		c := dial(t, srv.addr)
+		for _, part := range []string{"/pu", "b spl", "it hel", "lo", "\r", "\n"} {
+			c.write(part)
+			time.Sleep(time.Millisecond) // make separate segments likely; not a timing assertion
+		}
+		c.write("/ping crlf\r\n")
+		c.expectLine("* pong crlf")
+		sub.expectLine("[split] " + c.nick + ": hello")
+		c.write("/pub split a\r\n/pub split b\n/pub split c\r\n")
+		c.quiet()
+		if got := sub.ping(); strings.Join(got, "|") != "[split] "+c.nick+": a|[split] "+c.nick+": b|[split] "+c.nick+": c" {
+			t.Errorf("got %q", got)
+		}
+	})
+
+	t.Run("unknown command and bad args", func(t *testing.T) {
+		t.Parallel()
+		c := dial(t, srv.addr)
+		tests := []struct{ cmd, want string }{
+			{"/frobnicate", "! unknown command /frobnicate"},
+			{"/", "! missing command"},
+			{"/join", "! usage: /join ROOM"},
+			{"/join a b", "! usage: /join ROOM"},
+			{"/join a.*", "! bad topic"},
+			{"/join a..b", "! bad topic"},
+			{"/sub", "! usage: /sub PATTERN [GROUP]"},
+			{"/sub a..b", "! bad pattern"},
+			{"/sub a.>.b", "! bad pattern"},
+			{"/sub a bad!group", "! bad group"},
+			{"/unsub nothing", "! not subscribed to nothing"},
+			{"/pub a.*", "! usage: /pub TOPIC TEXT"},
+			{"/pub a.* text", "! bad topic"},
+			{"/pub a.> text", "! bad topic"},
+			{"/msg bob", "! usage: /msg NICK TEXT"},
+			{"/msg nobody hi", "! no such nick nobody"},
+			{"/rooms now", "! usage: /rooms"},
+			{"/who", "! which room?"},
+			{"/part", "! you are not in a room"},
+			{"/quit now", "! usage: /quit"},
+			{"plain text", "! join a room first"},
+		}
+		for _, tt := range tests {
+			c.send(tt.cmd)
+			l := c.next()
+			if !strings.HasPrefix(l, tt.want) {
+				t.Errorf("%q: got %q, want prefix %q", tt.cmd, l, tt.want)
+			}
+			if strings.HasPrefix(tt.want, "! usage") || strings.HasPrefix(tt.want, "! unknown") || strings.HasPrefix(tt.want, "! bad") {
+				if !strings.Contains(l, "/help") {
+					t.Errorf("%q: %q should point to /help", tt.cmd, l)
+				}
+			}
+		}
+		c.send("", "   ") // blank lines are ignored
+		c.quiet()
+	})
+
+	t.Run("invalid UTF-8 and control characters", func(t *testing.T) {
+		t.Parallel()
+		room := "sanitize"
+		a := dialNick(t, srv.addr, "sanA")
+		b := dialNick(t, srv.addr, "sanB")
+		for _, c := range []*client{a, b} {
+			c.send("/join " + room)
+			c.expect("* joined")
+		}
+		a.expectLine("* sanB joined " + room)
+		b.send("/sub evil")
+		b.expectLine("* subscribed evil")
+		evil := "bad \xff\xfe esc \x1b[31mred bell\a del\x7f c1 \xc2\x9b nul\x00 tab\tok é"
+		clean := "bad \uFFFD\uFFFD esc \uFFFD[31mred bell\uFFFD del\uFFFD c1 \uFFFD nul\uFFFD tab\tok é"
+		a.write(evil + "\n")
+		a.write("/pub evil " + evil + "\n")
+		a.write("/msg sanB " + evil + "\n")
+		a.expectLine("* sent to sanB")
+		b.expectLine("[" + room + "] sanA: " + clean)
+		b.expectLine("[evil] sanA: " + clean)
+		b.expectLine("(private) sanA: " + clean)
+		b.write("/ping \x1b[2J\n")
+		b.expectLine("* pong \uFFFD[2J")
+		b.write("/join \x1b[2J\n") // echoed names are made safe too
+		b.expect("! ")
+		b.write("/\x1b[2J\n")
+		b.expect("! unknown command")
+	})
+
+	t.Run("double slash", func(t *testing.T) {
+		t.Parallel()
+		a := dial(t, srv.addr)
+		b := dial(t, srv.addr)
+		for _, c := range []*client{a, b} {
+			c.send("/join slashes")
+			c.expect("* joined")
+		}
+		a.expect("* " + b.nick + " joined")
+		a.send("//help me", "//", "///x")
+		b.expectLine("[slashes] " + a.nick + ": /help me")
+		b.expectLine("[slashes] " + a.nick + ": /")
+		b.expectLine("[slashes] " + a.nick + ": //x")
+		a.quiet()
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	// One message per 100 s with a burst of 3: the 4th message in a row is
+	// refused however slowly the test runs.
+	srv := startServer(t, server.Config{RateLimit: 0.01, RateBurst: 3})
+	sub := dial(t, srv.addr)
+	sub.send("/sub rl")
+	sub.expectLine("* subscribed rl")
+	c := dial(t, srv.addr)
+	for i := 0; i < 5; i++ {
+		c.send(fmt.Sprintf("/pub rl m%d", i))
+	}
+	if got := c.ping(); strings.Join(got, "|") != "! rate limited|! rate limited" {
+		t.Errorf("publisher got %q, want two refusals", got)
+	}
+	if got := sub.ping(); strings.Join(got, "|") != fmt.Sprintf("[rl] %[1]s: m0|[rl] %[1]s: m1|[rl] %[1]s: m2", c.nick) {
+		t.Errorf("subscriber got %q", got)
+	}
+	if n := srv.Registry().Stats().RateLimited; n != 2 {
+		t.Errorf("RateLimited = %d, want 2", n)
+	}
+}
+
+func TestConnectionLimits(t *testing.T) {
+	t.Parallel()
+	t.Run("max conns", func(t *testing.T) {
+		t.Parallel()
+		srv := startServer(t, server.Config{MaxConns: 2})
+		a := dial(t, srv.addr)
+		dial(t, srv.addr)
+		over := dialRaw(t, srv.addr)
+		over.expectLine("! server full")
+		if rest := over.expectEOF(); len(rest) != 0 {
+			t.Errorf("after server full: %q", rest)
+		}
+		// A place frees when a client leaves.
+		a.send("/quit")
+		a.expectLine("* bye")
+		a.expectEOF()
+		eventually(t, "the place to free up", func() bool { return srv.Registry().Len() == 1 })
+		dial(t, srv.addr).quiet()
+		if st := srv.Registry().Stats(); st.Rejected != 1 {
+			t.Errorf("Rejected = %d, want 1", st.Rejected)
+		}
+	})
+	t.Run("per ip", func(t *testing.T) {
+		t.Parallel()
+		srv := startServer(t, server.Config{MaxConnsPerIP: 1})
+		dial(t, srv.addr)
+		over := dialRaw(t, srv.addr)
+		over.expectLine("! server full")
+		over.expectEOF()
+		// Another loopback address is another IP.
+		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		conn, err := d.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Skipf("cannot dial from 127.0.0.2: %v", err)
+		}
+		other := &client{t: t, conn: conn}
+		t.Cleanup(func() { _ = conn.Close() })
+		other.r = newReader(conn)
+		other.expect("* Welcome")
+		other.quiet()
+	})
+}
+
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{IdleTimeout: 200 * time.Millisecond})
+	c := dial(t, srv.addr)
+	c.expectLine("! idle timeout, disconnecting")
+	if rest := c.expectEOF(); len(rest) != 0 {
+		t.Errorf("after idle notice: %q", rest)
+	}
+	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 0 })
+}
+
+// TestSlowConsumer: a subscriber that never reads is cut off as a slow
+// consumer while the publisher never waits and a subscriber that keeps up
+// receives everything, in order.
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{MaxPending: 64 << 10})
+	slow := dial(t, srv.addr)
+	if tc, ok := slow.conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096) // fill the kernel's buffers sooner
+	}
+	slow.send("/sub load")
+	slow.expectLine("* subscribed load")
+	good := dial(t, srv.addr)
+	good.send("/sub load")
+	good.expectLine("* subscribed load")
+	pub := dialNick(t, srv.addr, "pub")
+
+	// The good subscriber reads concurrently and checks order.
+	type result struct {
+		n   int
+		err error
+	}
+	var sent sync.WaitGroup
+	total := make(chan int, 1)
+	res := make(chan result, 1)
+	go func() {
+		want := -1
+		n := 0
+		for {
+			l, err := good.readLine()
+			if err != nil {
+				res <- result{n, err}
+				return
+			}
+			if strings.HasPrefix(l, "* pong done") {
+				want = <-total
+				if n != want {
+					res <- result{n, fmt.Errorf("received %d messages, publisher sent %d", n, want)}
+					return
+				}
+				res <- result{n, nil}
+				return
+			}
+			exp := fmt.Sprintf("[load] pub: %d %s", n, padding)
+			if l != exp {
+				res <- result{n, fmt.Errorf("message %d: got %.60q", n, l)}
+				return
+			}
+			n++
+		}
+	}()
+
+	// Publish in rounds until the slow consumer is gone (bounded).
+	sent.Add(1)
+	n := 0
+	for round := 0; round < 200 && srv.Registry().Stats().SlowConsumers == 0; round++ {
+		var b strings.Builder
+		for i := 0; i < 100; i++ {
+			fmt.Fprintf(&b, "/pub load %d %s\n", n, padding)
+			n++
+		}
+		pub.write(b.String())
+		pub.quiet() // the publisher is answered promptly, whatever the slow one does
+	}
+	sent.Done()
+	if got := srv.Registry().Stats().SlowConsumers; got < 1 {
+		t.Fatalf("SlowConsumers = %d after %d messages", got, n)
+	}
+	total <- n
+	good.send("/ping done")
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("good subscriber: %v", r.err)
+	}
+	if srv.logs.count("slow consumer") == 0 {
+		t.Error("slow consumer not logged")
+	}
+	// The slow client's connection is closed; if the notice made it, it
+	// is the last line.
+	got := slow.expectEOF()
+	for i, l := range got {
+		if strings.HasPrefix(l, "!") && (l != "! slow consumer, disconnecting" || i != len(got)-1) {
+			t.Errorf("slow client: unexpected %q at %d of %d", l, i, len(got))
+		}
+	}
+	eventually(t, "the slow session to end", func() bool { return srv.Registry().Len() == 2 })
+}
+
+var padding = strings.Repeat("p", 200)
+
+// TestGracefulShutdownDeliversQueued: messages queued for a subscriber that
+// is not reading are all delivered after Shutdown starts, followed by the
+// shutdown notice.
+func TestGracefulShutdownDeliversQueued(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	sub := dial(t, srv.addr)
+	sub.send("/sub news")
+	sub.expectLine("* subscribed news")
+	pub := dialNick(t, srv.addr, "pub")
+	const n = 3000
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "/pub news %d %s\n", i, padding)
+	}
+	pub.write(b.String())
+	pub.quiet() // every message is now queued (or in kernel buffers) for sub
+	if q := srv.Registry().Stats().QueuedBytes; q == 0 {
+		t.Log("note: nothing left in queues; kernel buffers took everything")
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	for i := 0; i < n; i++ {
+		if l, want := sub.next(), fmt.Sprintf("[news] pub: %d %s", i, padding); l != want {
+			t.Fatalf("message %d: got %.60q", i, l)
+		}
+	}
+	sub.expectLine("* server shutting down")
+	if rest := sub.expectEOF(); len(rest) != 0 {
+		t.Errorf("after the notice: %q", rest)
+	}
+	pub.expectLine("* server shutting down")
+	pub.expectEOF()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(timeout):
+		t.Fatal("Shutdown hung")
+	}
+	if c, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
+		c.Close()
+		t.Error("still accepting after Shutdown")
+	}
+}
+
+// panicSub is a hub subscriber whose Deliver panics, which makes the
+// goroutine of whichever connection publishes to it panic.
+type panicSub struct{}
+
+func (panicSub) Deliver(*hub.Message) { panic("test: subscriber exploded") }
+
+func TestPanicClosesOnlyThatConnection(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	bomb := srv.Hub().Connect(panicSub{})
+	defer bomb.Close()
+	if err := bomb.Subscribe("boom", ""); err != nil {
+		t.Fatal(err)
+	}
+	bystander := dial(t, srv.addr)
+	bystander.send("/join calm")
+	bystander.expect("* joined")
+	victim := dial(t, srv.addr)
+	victim.send("/pub boom x")
+	victim.expectEOF()
+	eventually(t, "the panic to be logged", func() bool { return srv.logs.count("panic") > 0 })
+	bystander.quiet()
+	late := dial(t, srv.addr)
+	late.send("/join calm")
+	late.expectLine("* joined calm (2 here)")
+	bystander.expect("* " + late.nick + " joined calm")
+	if n := srv.Registry().Len(); n != 2 {
+		t.Errorf("%d sessions, want 2", n)
+	}
+}
+
+func TestQuitAndClientClose(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	a := dialNick(t, srv.addr, "leaver")
+	b := dial(t, srv.addr)
+	for _, c := range []*client{a, b} {
+		c.send("/join exit")
+		c.expect("* joined")
+	}
+	b.expect("* leaver joined")
+	_ = a.conn.Close() // vanish without /quit
+	b.expectLine("* leaver left exit")
+	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
+	c := dial(t, srv.addr)
+	c.send("/nick leaver") // the nick is free again
+	c.expectLine("* you are now leaver")
+}

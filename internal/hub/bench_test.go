@@ -1,0 +1,73 @@
+package hub
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+)
+
+// countSub is a Subscriber that only counts, so benchmarks measure the
+// hub's own cost.
+type countSub struct{ n atomic.Int64 }
+
+func (c *countSub) Deliver(*Message) { c.n.Add(1) }
+
+// BenchmarkPublish measures one publish fanned out to K local subscribers.
+// allocs/op must not grow with K: the message is built once and shared.
+func BenchmarkPublish(b *testing.B) {
+	for _, k := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("K=%d", k), func(b *testing.B) {
+			h := New(Config{})
+			sink := &countSub{}
+			for i := 0; i < k; i++ {
+				c := h.Connect(sink)
+				if err := c.Subscribe("bench.topic", ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pub := h.Connect(sink)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := pub.Publish("bench.topic", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if got := sink.n.Load(); got != int64(b.N*k) {
+				b.Fatalf("delivered %d, want %d", got, b.N*k)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k), "ns/delivery")
+		})
+	}
+}
+
+// BenchmarkPublishWildcard is BenchmarkPublish with subscribers spread over
+// literal and wildcard patterns.
+func BenchmarkPublishWildcard(b *testing.B) {
+	h := New(Config{})
+	sink := &countSub{}
+	patterns := []string{"metrics.cpu.host1", "metrics.*.host1", "metrics.>", "metrics.cpu.*"}
+	for i := 0; i < 100; i++ {
+		c := h.Connect(sink)
+		if err := c.Subscribe(patterns[i%len(patterns)], ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pub := h.Connect(sink)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, _ = pub.Publish("metrics.cpu.host1", "42")
+	}
+}
+
+// BenchmarkMatch measures the wildcard matcher alone.
+func BenchmarkMatch(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if !Match("metrics.*.host1.>", "metrics.cpu.host1.core0.user") {
+			b.Fatal("no match")
+		}
+	}
+}
