@@ -77,13 +77,13 @@ type Session struct {
 	limiter *rate.Limiter
 	room    string // current room; reader goroutine only
 
-	mu      sync.Mutex // guards the fields below
-	queue   [][]byte   // frames waiting for the writer
-	spare   [][]byte   // the writer's last batch, reused as the next queue
-	pending int        // bytes queued or being written
-	writing bool       // a writer goroutine is running
-	closing bool       // no more frames except the final notice
-	reason  CloseReason
+	mu       sync.Mutex // guards the fields below
+	queue    [][]byte   // frames waiting for the writer
+	spare    [][]byte   // the writer's last batch, reused as the next queue
+	pending  int        // bytes queued or being written
+	writing  bool       // a writer goroutine is running
+	closing  bool       // no more frames except the final notice
+	reason   CloseReason
 	closed   bool          // transport closed
 	finished bool          // Finish has run
 	done     chan struct{} // made on demand; closed when Finish has run
