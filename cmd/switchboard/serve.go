@@ -28,6 +28,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config, logFormat, logLevel *strin
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown lets queues drain")
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	webFlags(fs, &cfg.Web)
 }
 
 // envName is the environment variable that sets a flag, e.g.

@@ -1,0 +1,315 @@
+package webfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/web"
+)
+
+// Defaults of Config.
+const (
+	// DefaultAddr is the default listen address.
+	DefaultAddr = ":8080"
+	// DefaultMaxBody is the default body limit of POST /pub, in bytes.
+	DefaultMaxBody = 64 << 10
+	// DefaultMaxMessage is the default limit of one WebSocket message
+	// from a client, in bytes.
+	DefaultMaxMessage = 64 << 10
+	// DefaultSSEKeepalive is the default interval of SSE keepalive
+	// comments.
+	DefaultSSEKeepalive = 30 * time.Second
+	// DefaultStatsHistory is how many one-second samples the dashboard's
+	// charts get on first load (five minutes).
+	DefaultStatsHistory = 300
+)
+
+// HTTPSender is the nick HTTP publishes come from. The hub reserves it so
+// that no client can impersonate it.
+const HTTPSender = "http"
+
+// Config configures the web door. Zero values mean the documented
+// defaults. It is read once by Listen and never changed afterwards.
+type Config struct {
+	// Addr is the listen address (default DefaultAddr); "127.0.0.1:0"
+	// picks a free port.
+	Addr string
+	// PublishToken, when set, is required to publish over HTTP
+	// (Authorization: Bearer) and WebSocket (the same header or ?token=).
+	PublishToken string
+	// SubscribeToken, when set, is required to open a WebSocket or SSE
+	// stream at all (the publish token works too).
+	SubscribeToken string
+	// AllowedOrigins are extra WebSocket Origin host patterns accepted
+	// besides the page's own host, as in path.Match ("*.example.com");
+	// "*" accepts any origin. Empty means same origin only.
+	AllowedOrigins []string
+	// SSEKeepalive is the interval of ": keepalive" comments on SSE
+	// streams (default DefaultSSEKeepalive).
+	SSEKeepalive time.Duration
+	// MaxBody is the body limit of POST /pub in bytes (default
+	// DefaultMaxBody); a larger body is answered 413.
+	MaxBody int64
+	// MaxMessage is the limit of one WebSocket message from a client in
+	// bytes (default DefaultMaxMessage); a larger one closes the
+	// connection with status 1009.
+	MaxMessage int64
+	// Session holds the per-session settings (queue and rate limits);
+	// Door, RemoteAddr and Logger are filled in per stream.
+	Session session.Config
+	// Assets replaces the embedded web assets (default web.FS()).
+	Assets fs.FS
+	// ClusterStatus, when set, is called for the "cluster" field of
+	// /api/stats; its result must marshal to JSON.
+	ClusterStatus func() any
+	// StatsHistory is how many one-second samples /api/stats?history=1
+	// returns (default DefaultStatsHistory).
+	StatsHistory int
+	// Logger receives the door's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.SSEKeepalive <= 0 {
+		c.SSEKeepalive = DefaultSSEKeepalive
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.Assets == nil {
+		c.Assets = web.FS()
+	}
+	if c.StatsHistory <= 0 {
+		c.StatsHistory = DefaultStatsHistory
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Session.Logger = c.Logger
+}
+
+// Front is a listening web door. Serve serves until Close; Wait waits for
+// every goroutine of the door, streams included. Its methods are safe for
+// concurrent use.
+//
+// http.Server.Shutdown does not cover hijacked (WebSocket) or streaming
+// (SSE) connections, so the Front counts its handlers itself: Close stops
+// the listener and turns new requests away, the session registry tells
+// and drains the streams (they are sessions), and Wait waits for the last
+// handler to return before closing what idle connections are left.
+type Front struct {
+	cfg     Config
+	hub     *hub.Hub
+	reg     *session.Registry
+	ln      net.Listener
+	srv     *http.Server
+	log     *slog.Logger
+	handler http.Handler
+	metrics *promMetrics
+	stats   *sampler
+
+	mu       sync.Mutex // guards closed and the Add side of handlers
+	closed   bool
+	handlers sync.WaitGroup // running handlers, streams included
+	bg       sync.WaitGroup // the stats sampler
+	quit     chan struct{}  // closed by Close
+}
+
+// Listen binds the web door's listener. h and reg are the server's hub and
+// session registry.
+func Listen(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
+	f, err := New(cfg, h, reg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", f.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("web door: listen on %s: %w", f.cfg.Addr, err)
+	}
+	f.ln = ln
+	return f, nil
+}
+
+// New builds a web door without a listener, for serving through Handler
+// (tests, or embedding in another server). Serve needs Listen.
+func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
+	cfg.setDefaults()
+	if h == nil || reg == nil {
+		return nil, errors.New("web door: hub and registry are required")
+	}
+	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{})}
+	f.stats = newSampler(f, cfg.StatsHistory)
+	m, err := newMetrics(f)
+	if err != nil {
+		return nil, err
+	}
+	f.metrics = m
+	f.handler = f.track(f.routes())
+	f.srv = &http.Server{
+		Handler:           f.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return f, nil
+}
+
+// Addr returns the bound address, or nil without a listener.
+func (f *Front) Addr() net.Addr {
+	if f.ln == nil {
+		return nil
+	}
+	return f.ln.Addr()
+}
+
+// Handler returns the door's HTTP handler: every endpoint, with handler
+// tracking and panic recovery.
+func (f *Front) Handler() http.Handler { return f.handler }
+
+// routes builds the request multiplexer.
+func (f *Front) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", f.serveWS)
+	mux.HandleFunc("GET /sse", f.serveSSE)
+	mux.HandleFunc("POST /pub/{topic...}", f.servePublish)
+	mux.Handle("GET /metrics", f.metrics.handler())
+	mux.HandleFunc("GET /api/stats", f.serveStats)
+	mux.HandleFunc("GET /healthz", f.serveHealth)
+	mux.HandleFunc("GET /readyz", f.serveReady)
+	f.assetRoutes(mux)
+	return securityHeaders(mux)
+}
+
+// track counts running handlers so Wait can wait for them, refuses new
+// requests once the door is closed, and turns a panic into a 500 for that
+// request only.
+func (f *Front) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			w.Header().Set("Connection", "close")
+			http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		f.handlers.Add(1)
+		f.mu.Unlock()
+		defer f.handlers.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler { //nolint:errorlint // sentinel panic value
+					panic(p)
+				}
+				f.log.Error("web door: panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves HTTP until Close is called, and samples statistics for the
+// dashboard meanwhile. It returns nil after Close. Temporary accept errors
+// (running out of file descriptors included) are retried with backoff by
+// net/http.
+func (f *Front) Serve() error {
+	if f.ln == nil {
+		return errors.New("web door: serve: no listener (use Listen)")
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.bg.Add(1)
+	f.mu.Unlock()
+	go func() {
+		defer f.bg.Done()
+		f.stats.run(f.quit)
+	}()
+	err := f.srv.Serve(f.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("web door: serve: %w", err)
+}
+
+// Close stops accepting connections and requests. Open WebSocket and SSE
+// streams are left to the session registry's Shutdown, which tells and
+// drains them; plain requests in flight finish.
+func (f *Front) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	close(f.quit)
+	if f.ln == nil {
+		return nil
+	}
+	// An already-cancelled context: close the listener and idle
+	// connections now, without waiting for the active ones (streams end
+	// through the registry; Wait waits for them).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("web door: close: %w", err)
+	}
+	return nil
+}
+
+// Wait blocks until every handler of the door (streams included) and the
+// stats sampler have returned, then closes the connections left idle.
+// Call it after Close.
+func (f *Front) Wait() {
+	f.handlers.Wait()
+	f.bg.Wait()
+	_ = f.srv.Close()
+}
+
+// serveHealth answers liveness probes.
+func (f *Front) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// serveReady answers readiness probes: ready while the door accepts.
+func (f *Front) serveReady(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if closed {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("shutting down\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// sessionConfig returns the session settings for one stream.
+func (f *Front) sessionConfig(door, remote string) session.Config {
+	c := f.cfg.Session
+	c.Door = door
+	c.RemoteAddr = remote
+	return c
+}

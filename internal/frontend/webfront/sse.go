@@ -1,0 +1,162 @@
+package webfront
+
+import (
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/wire/line"
+)
+
+// sseTransport adapts a streaming HTTP response to session.Transport. The
+// session's writer goroutine is the only one that writes the response;
+// the handler goroutine only waits for closed or the client to go.
+type sseTransport struct {
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	closed chan struct{} // closed by Close: the handler returns
+	once   sync.Once
+
+	mu      sync.Mutex // guards writing
+	writing bool
+}
+
+// WriteBatch implements session.Transport: the frames, then one flush.
+func (t *sseTransport) WriteBatch(frames [][]byte) error {
+	t.mu.Lock()
+	t.writing = true
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.writing = false
+		t.mu.Unlock()
+	}()
+	for _, f := range frames {
+		if _, err := t.w.Write(f); err != nil {
+			return fmt.Errorf("sse write: %w", err)
+		}
+	}
+	if err := t.rc.Flush(); err != nil {
+		return fmt.Errorf("sse flush: %w", err)
+	}
+	return nil
+}
+
+// SetWriteDeadline implements session.Transport.
+func (t *sseTransport) SetWriteDeadline(d time.Time) error {
+	return t.rc.SetWriteDeadline(d)
+}
+
+// Close implements session.Transport: the handler returns, which ends the
+// response cleanly. A write stuck on a peer that does not read is cut by
+// an expired deadline first.
+func (t *sseTransport) Close() error {
+	t.once.Do(func() {
+		t.mu.Lock()
+		stuck := t.writing
+		t.mu.Unlock()
+		if stuck {
+			_ = t.rc.SetWriteDeadline(time.Now())
+		}
+		close(t.closed)
+	})
+	return nil
+}
+
+// serveSSE streams the messages of the topics given as ?topic= parameters
+// as Server-Sent Events. The response head and one ": subscribed PATTERN"
+// comment per topic are sent once every subscription is active.
+func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
+	g := f.streamGrant(r)
+	switch {
+	case g.wrong:
+		f.metrics.authFailures.WithLabelValues("sse").Inc()
+		unauthorized(w, "wrong token")
+		return
+	case !g.subscribe:
+		f.metrics.authFailures.WithLabelValues("sse").Inc()
+		unauthorized(w, "this server needs a token: Authorization: Bearer TOKEN or ?token=TOKEN")
+		return
+	}
+	topics, err := sseTopics(r)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rc := http.NewResponseController(w)
+	ticket, err := f.reg.Admit(r.RemoteAddr)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, "server full")
+		return
+	}
+	defer ticket.Release()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
+	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{})}
+	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, sseCodec{})
+	reason := session.ReasonClientGone
+	defer func() {
+		if p := recover(); p != nil {
+			s.Logger().Error("panic serving sse", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reason = session.ReasonInternal
+			s.Abort(reason)
+		}
+		s.Finish(reason)
+	}()
+	for _, p := range topics {
+		if err := s.Client().Subscribe(p, ""); err != nil {
+			s.Send(session.Reply{Op: line.OpSub, Error: true, Topic: p, Text: "cannot subscribe " + p + ": " + err.Error()})
+			s.CloseGracefully(session.ReasonInternal)
+			break
+		}
+	}
+	// Queued together, these go out with the response head in one write.
+	for _, p := range topics {
+		s.Send(session.Reply{Op: line.OpSub, Topic: p, Text: "subscribed " + p})
+	}
+	tick := time.NewTicker(f.cfg.SSEKeepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-t.closed:
+			return
+		case <-tick.C:
+			// Through the queue, so it never lands inside another event.
+			s.Send(session.Reply{Op: line.OpPing, Text: "keepalive"})
+		}
+	}
+}
+
+// sseTopics returns the distinct, valid ?topic= patterns of a request.
+func sseTopics(r *http.Request) ([]string, error) {
+	raw := r.URL.Query()["topic"]
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("give at least one topic: /sse?topic=PATTERN[&topic=PATTERN]")
+	}
+	const maxTopics = 64
+	if len(raw) > maxTopics {
+		return nil, fmt.Errorf("too many topics: at most %d per stream", maxTopics)
+	}
+	seen := make(map[string]bool, len(raw))
+	out := make([]string, 0, len(raw))
+	for _, p := range raw {
+		if err := hub.ValidatePattern(p); err != nil {
+			return nil, fmt.Errorf("%s", userText(err))
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
