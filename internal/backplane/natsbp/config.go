@@ -1,0 +1,147 @@
+package natsbp
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config configures a Backplane. Zero values mean the documented defaults;
+// URLs is the only required field.
+type Config struct {
+	// URLs are the NATS servers to connect to (nats:// or tls://); the
+	// client picks one and fails over to the others.
+	URLs []string
+	// ClusterName separates independent switchboard clusters sharing one
+	// NATS: every subject is under Prefix.ClusterName. Default "default".
+	ClusterName string
+	// NodeName names this node in logs, status and (when short) its guest
+	// nicks; it should be unique in the cluster. Default: the host name
+	// plus four random hex digits.
+	NodeName string
+	// Prefix is the first subject token. Default "switchboard".
+	Prefix string
+	// Optional starts the node even when NATS is unreachable: it serves
+	// its own clients and keeps retrying in the background.
+	Optional bool
+	// Creds is a NATS credentials file (JWT + nkey seed).
+	Creds string
+	// TLSCA, TLSCert and TLSKey configure TLS to NATS: a CA bundle to
+	// verify the server, and a client certificate and key for mutual TLS.
+	TLSCA, TLSCert, TLSKey string
+	// Logger receives connection warnings; default slog.Default().
+	Logger *slog.Logger
+	// Heartbeat is how often the node announces itself to the others
+	// (default 1s); PeerTimeout is how long a silent node is still
+	// counted as present (default 3×Heartbeat).
+	Heartbeat   time.Duration
+	PeerTimeout time.Duration
+	// ClaimTimeout bounds how long a nick claim waits for the other
+	// nodes' answers (default 1s).
+	ClaimTimeout time.Duration
+	// FlushTimeout bounds how long registering an interest waits for
+	// NATS to confirm it (default 5s).
+	FlushTimeout time.Duration
+	// MaxBackoff is the longest wait between reconnection attempts
+	// (default 5s); waits double from 100ms up to it, with jitter.
+	MaxBackoff time.Duration
+}
+
+// ErrNoURL is returned when Config.URLs is empty.
+var ErrNoURL = errors.New("natsbp: no NATS URL")
+
+// withDefaults validates c and fills in defaults.
+func (c Config) withDefaults() (Config, error) {
+	var urls []string
+	for _, u := range c.URLs {
+		for _, p := range strings.Split(u, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				urls = append(urls, p)
+			}
+		}
+	}
+	if len(urls) == 0 {
+		return c, ErrNoURL
+	}
+	c.URLs = urls
+	if c.ClusterName == "" {
+		c.ClusterName = "default"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "switchboard"
+	}
+	for _, tok := range []string{c.ClusterName, c.Prefix} {
+		if !isWord(tok) {
+			return c, fmt.Errorf("natsbp: bad cluster name or prefix %q: use A-Z a-z 0-9 _ -", tok)
+		}
+	}
+	if c.NodeName == "" {
+		host, _ := os.Hostname()
+		var b [2]byte
+		_, _ = rand.Read(b[:])
+		c.NodeName = strings.Trim(host+"-"+hex.EncodeToString(b[:]), "-")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = time.Second
+	}
+	if c.PeerTimeout <= 0 {
+		c.PeerTimeout = 3 * c.Heartbeat
+	}
+	if c.ClaimTimeout <= 0 {
+		c.ClaimTimeout = time.Second
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = 5 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	return c, nil
+}
+
+// guestPrefix derives this node's guest nick prefix from its name: the
+// name itself when it is a short word, else a hash of it, so that nodes
+// with distinct names hand out distinct guest nicks.
+func guestPrefix(nodeName string) string {
+	tag := strings.ToLower(nodeName)
+	if len(tag) > 10 || !isWord(tag) {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(nodeName))
+		tag = strconv.FormatUint(uint64(h.Sum32()), 36)
+	}
+	return "guest-" + tag + "-"
+}
+
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// redact drops credentials from URLs for logs and errors.
+func redact(urls []string) string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			if s := strings.Index(u, "://"); s >= 0 && s < at {
+				u = u[:s+3] + "***@" + u[at+1:]
+			}
+		}
+		out[i] = u
+	}
+	return strings.Join(out, ",")
+}
