@@ -71,3 +71,65 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// chanHub is the textbook alternative, kept here only to measure against:
+// one goroutine owns the subscriber table and every publish is a message to
+// it over a channel ("share memory by communicating" taken literally).
+type chanHub struct {
+	pubs chan *Message
+	subs []Subscriber
+	done chan struct{}
+}
+
+func newChanHub(subs []Subscriber) *chanHub {
+	h := &chanHub{pubs: make(chan *Message, 1024), subs: subs, done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		for m := range h.pubs {
+			for _, s := range h.subs {
+				s.Deliver(m)
+			}
+		}
+	}()
+	return h
+}
+
+// BenchmarkFanoutDesign compares the hub's shared, read-mostly index (each
+// publisher fans out on its own goroutine) with a hub goroutine fed by a
+// channel, with publishers on every P. Both include draining every delivery.
+func BenchmarkFanoutDesign(b *testing.B) {
+	for _, k := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("cached-index/K=%d", k), func(b *testing.B) {
+			h := New(Config{})
+			sink := &countSub{}
+			for i := 0; i < k; i++ {
+				if err := h.Connect(sink).Subscribe("t", ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				pub := h.Connect(sink)
+				for pb.Next() {
+					_, _ = pub.Publish("t", "payload")
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("hub-goroutine/K=%d", k), func(b *testing.B) {
+			sink := &countSub{}
+			subs := make([]Subscriber, k)
+			for i := range subs {
+				subs[i] = sink
+			}
+			h := newChanHub(subs)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					h.pubs <- &Message{Kind: KindMessage, Topic: "t", Text: "payload"}
+				}
+			})
+			close(h.pubs)
+			<-h.done
+		})
+	}
+}

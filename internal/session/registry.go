@@ -39,10 +39,10 @@ type Registry struct {
 }
 
 type counters struct {
-	published, delivered, bytesOut atomic.Uint64
-	slowConsumers, rateLimited     atomic.Uint64
-	writeErrors, rejected          atomic.Uint64
-	accepted                       atomic.Uint64
+	published, bytesOut        atomic.Uint64
+	slowConsumers, rateLimited atomic.Uint64
+	writeErrors, rejected      atomic.Uint64
+	accepted                   atomic.Uint64
 }
 
 // NewRegistry returns a registry for sessions on h.
@@ -129,7 +129,7 @@ type Stats struct {
 	Accepted       uint64         // connections admitted since start
 	Rejected       uint64         // connections refused by limits
 	Published      uint64         // messages published by sessions
-	Delivered      uint64         // messages queued to sessions
+	Delivered      uint64         // messages the hub handed to local clients
 	BytesOut       uint64         // bytes written to clients
 	SlowConsumers  uint64         // sessions closed as slow consumers
 	RateLimited    uint64         // publishes refused by the rate limit
@@ -156,7 +156,7 @@ func (g *Registry) Stats() Stats {
 	st.Accepted = g.stats.accepted.Load()
 	st.Rejected = g.stats.rejected.Load()
 	st.Published = g.stats.published.Load()
-	st.Delivered = g.stats.delivered.Load()
+	st.Delivered = g.hub.Stats().Delivered
 	st.BytesOut = g.stats.bytesOut.Load()
 	st.SlowConsumers = g.stats.slowConsumers.Load()
 	st.RateLimited = g.stats.rateLimited.Load()

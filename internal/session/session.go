@@ -147,12 +147,12 @@ func (s *Session) Done() <-chan struct{} {
 // Deliver queues a message from the hub. It never blocks. It implements
 // hub.Subscriber.
 func (s *Session) Deliver(m *hub.Message) {
-	s.enqueue(m.Encoded(s.codec.Slot(), s.codec.Message), true)
+	s.enqueue(m.Encoded(s.codec.Slot(), s.codec.Message))
 }
 
 // Send queues a reply or notice for the client.
 func (s *Session) Send(r Reply) {
-	s.enqueue(s.codec.Reply(r), false)
+	s.enqueue(s.codec.Reply(r))
 }
 
 // Info queues an informational notice.
@@ -163,8 +163,8 @@ func (s *Session) Error(text string) { s.Send(Reply{Error: true, Text: text}) }
 
 // enqueue appends one frame to the queue and makes sure a writer runs. A
 // frame that would take the queue over its limit makes the session a slow
-// consumer; replies (counted=false) are held to the same limit.
-func (s *Session) enqueue(b []byte, counted bool) {
+// consumer; replies are held to the same limit as messages.
+func (s *Session) enqueue(b []byte) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -179,9 +179,6 @@ func (s *Session) enqueue(b []byte, counted bool) {
 	s.pending += len(b)
 	s.startWriterLocked()
 	s.mu.Unlock()
-	if counted {
-		s.reg.stats.delivered.Add(1)
-	}
 }
 
 // startWriterLocked starts the writer goroutine unless one runs. Caller
