@@ -47,7 +47,7 @@ type RuntimeStats struct {
 	HeapGoalBytes      uint64  `json:"heap_goal_bytes"`
 	StackBytes         uint64  `json:"stack_bytes"`
 	GCCycles           uint64  `json:"gc_cycles"`
-	GCPauseP99Seconds  float64 `json:"gc_pause_p99_seconds"`  // over the last minute
+	GCPauseP99Seconds  float64 `json:"gc_pause_p99_seconds"`      // over the last minute
 	SchedLatencyP50    float64 `json:"sched_latency_p50_seconds"` // over the last 10 s
 	SchedLatencyP99    float64 `json:"sched_latency_p99_seconds"` // over the last 10 s
 }
