@@ -1,15 +1,149 @@
 package server
 
-import "github.com/switchboard-hub/switchboard/internal/hub"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
+	"github.com/switchboard-hub/switchboard/internal/hub"
+)
 
 // ClusterConfig configures the NATS backplane. The zero value means a
-// single node with everything in memory.
-type ClusterConfig struct{}
+// single node with everything in memory; see docs/cluster.md.
+type ClusterConfig struct {
+	// URLs are the NATS servers, comma-separated (nats://host:4222,...).
+	// Empty means no cluster, unless EmbedAddr is set.
+	URLs string
+	// Name separates independent clusters sharing one NATS (default
+	// "default").
+	Name string
+	// NodeName names this node; it should be unique in the cluster
+	// (default: host name plus four random hex digits).
+	NodeName string
+	// Optional starts the node even when NATS is unreachable, serving its
+	// own clients and retrying in the background.
+	Optional bool
+	// EmbedAddr, when set, runs an embedded NATS server listening there
+	// (host:port) that this and other nodes can use; with URLs empty this
+	// node connects to it.
+	EmbedAddr string
+	// Creds, TLSCA, TLSCert and TLSKey are passed to the NATS client: a
+	// credentials file, a CA bundle, and a client certificate and key.
+	Creds, TLSCA, TLSCert, TLSKey string
+	// Heartbeat and PeerTimeout tune cluster presence: how often a node
+	// announces itself (default 1s) and how long a silent node's members
+	// stay listed (default 3×Heartbeat).
+	Heartbeat, PeerTimeout time.Duration
+	// MaxBackoff is the longest wait between NATS reconnection attempts
+	// (default 5s).
+	MaxBackoff time.Duration
+
+	// run is the running cluster state, set by New; it is not
+	// configuration.
+	run *clusterRun
+}
+
+// enabled reports whether the node joins a cluster.
+func (c ClusterConfig) enabled() bool { return c.URLs != "" || c.EmbedAddr != "" }
+
+// clusterRun is what a clustered server runs besides its doors.
+type clusterRun struct {
+	embed *natsembed.Server
+	bp    *natsbp.Backplane
+}
 
 // setupCluster connects the backplane, if configured, and sets it in the
 // hub configuration. It runs before the hub is built.
-func (s *Server) setupCluster(hcfg *hub.Config) error { return nil }
+func (s *Server) setupCluster(hcfg *hub.Config) error {
+	c := s.cfg.Cluster
+	if !c.enabled() {
+		return nil
+	}
+	run := &clusterRun{}
+	urls := c.URLs
+	if c.EmbedAddr != "" {
+		e, err := natsembed.Start(c.EmbedAddr)
+		if err != nil {
+			return fmt.Errorf("server: embedded NATS: %w", err)
+		}
+		run.embed = e
+		s.log.Info("embedded NATS listening; point other nodes' --cluster at it", "url", e.ClientURL())
+		if urls == "" {
+			urls = e.ClientURL()
+		}
+	}
+	bp, err := natsbp.Connect(natsbp.Config{
+		URLs:        strings.Split(urls, ","),
+		ClusterName: c.Name,
+		NodeName:    c.NodeName,
+		Optional:    c.Optional,
+		Creds:       c.Creds,
+		TLSCA:       c.TLSCA,
+		TLSCert:     c.TLSCert,
+		TLSKey:      c.TLSKey,
+		Logger:      s.log,
+		Heartbeat:   c.Heartbeat,
+		PeerTimeout: c.PeerTimeout,
+		MaxBackoff:  c.MaxBackoff,
+	})
+	if err != nil {
+		if run.embed != nil {
+			run.embed.Shutdown()
+		}
+		return fmt.Errorf("server: cluster: %w (start NATS, fix --cluster, or pass --cluster-optional to start local-only)", err)
+	}
+	run.bp = bp
+	hcfg.Backplane = bp
+	hcfg.Presence = bp
+	s.cfg.Cluster.run = run
+	if s.cfg.Web.ClusterStatus == nil {
+		s.cfg.Web.ClusterStatus = func() any { return bp.Status() }
+	}
+	st := bp.Status()
+	s.log.Info("cluster backplane ready", "cluster", st.Cluster, "node", st.Node, "nats", st.URL, "connected", st.Connected)
+	return nil
+}
+
+// startCluster hands the hub to the backplane, so that messages from other
+// nodes reach it and the node takes part in cluster presence. It runs
+// once the hub exists, before any door serves.
+func (s *Server) startCluster() error {
+	run := s.cfg.Cluster.run
+	if run == nil {
+		return nil
+	}
+	if err := run.bp.Start(s.hub); err != nil {
+		return fmt.Errorf("server: cluster: %w", err)
+	}
+	return nil
+}
+
+// ErrNoCluster is returned by ClusterStatus on a single node.
+var ErrNoCluster = errors.New("server: not clustered")
+
+// ClusterStatus returns the backplane's state, or ErrNoCluster.
+func (s *Server) ClusterStatus() (natsbp.Status, error) {
+	if run := s.cfg.Cluster.run; run != nil {
+		return run.bp.Status(), nil
+	}
+	return natsbp.Status{}, ErrNoCluster
+}
 
 // closeCluster disconnects the backplane, if any. It runs after every
-// session has ended.
-func (s *Server) closeCluster() {}
+// session has ended, so the other nodes hear every local member leave,
+// then a goodbye.
+func (s *Server) closeCluster() {
+	run := s.cfg.Cluster.run
+	if run == nil {
+		return
+	}
+	if run.bp != nil {
+		_ = run.bp.Close()
+	}
+	if run.embed != nil {
+		run.embed.Shutdown()
+	}
+}

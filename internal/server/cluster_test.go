@@ -1,0 +1,552 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
+	"github.com/switchboard-hub/switchboard/internal/server"
+)
+
+// TestMain checks for leaked goroutines. nats.go ends a closed
+// connection's reader, flusher and callback goroutines asynchronously and
+// nats-server its client goroutines after Shutdown returns; goleak's
+// default retries (up to about a second) cover both, so no ignore options
+// are needed.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// timeout bounds every wait; it only catches hangs and is never a
+// measurement.
+const timeout = 20 * time.Second
+
+// eventually polls cond until it holds, failing after timeout.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// node is one switchboard node of a test cluster.
+type node struct {
+	*server.Server
+	name   string
+	addr   string
+	cancel context.CancelFunc
+	served chan error
+	once   sync.Once
+}
+
+// stop shuts the node down gracefully (idempotent).
+func (n *node) stop(t testing.TB) {
+	n.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("%s: Shutdown: %v", n.name, err)
+		}
+		n.cancel()
+		select {
+		case err := <-n.served:
+			if err != nil {
+				t.Errorf("%s: Serve: %v", n.name, err)
+			}
+		case <-time.After(timeout):
+			t.Errorf("%s: Serve did not return", n.name)
+		}
+	})
+}
+
+// startNATS runs an embedded NATS server on addr ("" for a free port).
+func startNATS(t testing.TB, addr string) *natsembed.Server {
+	t.Helper()
+	ns, err := natsembed.Start(addr)
+	if err != nil {
+		t.Fatalf("start NATS: %v", err)
+	}
+	return ns
+}
+
+// startNode starts one node of the cluster on url.
+func startNode(t testing.TB, url, name string) *node {
+	t.Helper()
+	cfg := server.Config{
+		TCPAddr: "127.0.0.1:0",
+		Cluster: server.ClusterConfig{
+			URLs: url, Name: "test", NodeName: name,
+			Heartbeat: 100 * time.Millisecond, PeerTimeout: 600 * time.Millisecond,
+			MaxBackoff: 200 * time.Millisecond,
+		},
+	}
+	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("%s: server.New: %v", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{Server: srv, name: name, addr: srv.TCPAddr(), cancel: cancel, served: make(chan error, 1)}
+	go func() { n.served <- srv.Serve(ctx) }()
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+// startCluster runs NATS and k nodes n1…nk that see each other.
+func startCluster(t testing.TB, k int) (*natsembed.Server, []*node) {
+	t.Helper()
+	ns := startNATS(t, "")
+	t.Cleanup(ns.Shutdown) // runs after the nodes' cleanups
+	var nodes []*node
+	for i := 1; i <= k; i++ {
+		nodes = append(nodes, startNode(t, ns.ClientURL(), fmt.Sprintf("n%d", i)))
+	}
+	waitPeers(t, nodes)
+	return ns, nodes
+}
+
+// waitPeers waits until every node hears from all the others.
+func waitPeers(t testing.TB, nodes []*node) {
+	t.Helper()
+	eventually(t, "nodes to see each other", func() bool {
+		for _, n := range nodes {
+			st, err := n.ClusterStatus()
+			if err != nil || !st.Connected || len(st.Peers) != len(nodes)-1 {
+				return false
+			}
+			for _, p := range st.Peers {
+				if !p.Synced {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// client is a line-protocol test client.
+type client struct {
+	t    testing.TB
+	conn net.Conn
+	r    *bufio.Reader
+	nick string
+	seq  int
+}
+
+const bannerPrefix = "* Welcome to the concurrent server! You are "
+
+func dial(t testing.TB, n *node) *client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", n.addr, timeout)
+	if err != nil {
+		t.Fatalf("dial %s: %v", n.name, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+	b := c.expect(bannerPrefix)
+	c.nick = strings.TrimSuffix(strings.TrimPrefix(b, bannerPrefix), ". Type /help for commands.")
+	return c
+}
+
+func dialNick(t testing.TB, n *node, nick string) *client {
+	t.Helper()
+	c := dial(t, n)
+	c.send("/nick " + nick)
+	c.expectLine("* you are now " + nick)
+	c.nick = nick
+	return c
+}
+
+func (c *client) send(lines ...string) {
+	c.t.Helper()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c.conn, strings.Join(lines, "\n")+"\n"); err != nil {
+		c.t.Fatalf("%s: write: %v", c.nick, err)
+	}
+}
+
+func (c *client) readLine() (string, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
+	l, err := c.r.ReadString('\n')
+	return strings.TrimSuffix(l, "\n"), err
+}
+
+func (c *client) next() string {
+	c.t.Helper()
+	l, err := c.readLine()
+	if err != nil {
+		c.t.Fatalf("%s: read: %v", c.nick, err)
+	}
+	return l
+}
+
+func (c *client) expect(prefix string) string {
+	c.t.Helper()
+	l := c.next()
+	if !strings.HasPrefix(l, prefix) {
+		c.t.Fatalf("%s: got %q, want a line starting with %q", c.nick, l, prefix)
+	}
+	return l
+}
+
+func (c *client) expectLine(want string) {
+	c.t.Helper()
+	if l := c.next(); l != want {
+		c.t.Fatalf("%s: got %q, want %q", c.nick, l, want)
+	}
+}
+
+// ping returns every line received before the answer to a fresh /ping.
+func (c *client) ping() []string {
+	c.t.Helper()
+	c.seq++
+	token := fmt.Sprintf("barrier-%d", c.seq)
+	c.send("/ping " + token)
+	var got []string
+	for i := 0; i < 1_000_000; i++ {
+		l := c.next()
+		if l == "* pong "+token {
+			return got
+		}
+		got = append(got, l)
+	}
+	c.t.Fatalf("%s: no pong", c.nick)
+	return nil
+}
+
+// messages returns the lines before a ping barrier that are messages
+// ("[topic] nick: text" or "(private) ..."), dropping notices.
+func (c *client) messages() []string {
+	c.t.Helper()
+	var out []string
+	for _, l := range c.ping() {
+		if !strings.HasPrefix(l, "* ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitMessages collects message lines until want have arrived.
+func (c *client) waitMessages(want int) []string {
+	c.t.Helper()
+	var got []string
+	eventually(c.t, fmt.Sprintf("%s to receive %d messages", c.nick, want), func() bool {
+		got = append(got, c.messages()...)
+		return len(got) >= want
+	})
+	return got
+}
+
+// ask sends a command and returns its one-line answer, skipping notices
+// that are room events.
+func (c *client) ask(cmd, prefix string) string {
+	c.t.Helper()
+	c.send(cmd)
+	for i := 0; i < 1000; i++ {
+		l := c.next()
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+		if !strings.Contains(l, " joined ") && !strings.Contains(l, " left ") && !strings.Contains(l, " is now known as ") {
+			c.t.Fatalf("%s: %s: got %q, want %q…", c.nick, cmd, l, prefix)
+		}
+	}
+	return ""
+}
+
+func (c *client) who(room string) string { return c.ask("/who "+room, "* "+room+":") }
+
+func TestClusterChatAcrossNodes(t *testing.T) {
+	t.Parallel()
+	_, ns := startCluster(t, 3)
+	alice := dialNick(t, ns[0], "alice")
+	bob := dialNick(t, ns[1], "bob")
+	carol := dialNick(t, ns[2], "carol")
+	for _, c := range []*client{alice, bob, carol} {
+		c.ask("/join lobby", "* joined lobby")
+	}
+	const n = 100
+	for i := 0; i < n; i++ {
+		alice.send(fmt.Sprintf("hello %d", i))
+	}
+	for _, c := range []*client{bob, carol} {
+		got := c.waitMessages(n)
+		if len(got) != n {
+			t.Fatalf("%s got %d messages, want %d: %q", c.nick, len(got), n, got)
+		}
+		for i, l := range got {
+			if want := fmt.Sprintf("[lobby] alice: hello %d", i); l != want {
+				t.Fatalf("%s: message %d is %q, want %q (order, duplicates)", c.nick, i, l, want)
+			}
+		}
+	}
+	if got := alice.messages(); len(got) != 0 {
+		t.Fatalf("alice received her own messages back: %q", got)
+	}
+	// A message from each node reaches the two others exactly once.
+	bob.send("from bob")
+	carol.send("from carol")
+	if got := alice.waitMessages(2); len(got) != 2 || !slices.Contains(got, "[lobby] bob: from bob") || !slices.Contains(got, "[lobby] carol: from carol") {
+		t.Fatalf("alice got %q", got)
+	}
+	if got := bob.waitMessages(1); len(got) != 1 || got[0] != "[lobby] carol: from carol" {
+		t.Fatalf("bob got %q", got)
+	}
+	if got := carol.waitMessages(1); len(got) != 1 || got[0] != "[lobby] bob: from bob" {
+		t.Fatalf("carol got %q", got)
+	}
+	// Private messages cross nodes.
+	alice.ask("/msg carol psst", "* sent to carol")
+	if got := carol.waitMessages(1); got[0] != "(private) alice: psst" {
+		t.Fatalf("carol got %q", got)
+	}
+	alice.ask("/msg nobody-here hi", "! no such nick")
+}
+
+func TestClusterWildcardsAndQueueGroups(t *testing.T) {
+	t.Parallel()
+	_, ns := startCluster(t, 3)
+	pub := dial(t, ns[0])
+	sportAll := dial(t, ns[1])
+	sportOne := dial(t, ns[2])
+	local := dial(t, ns[0])
+	sportAll.ask("/sub news.>", "* subscribed news.>")
+	sportOne.ask("/sub news.*", "* subscribed news.*")
+	local.ask("/sub news.*", "* subscribed news.*")
+	// The subscribed replies are promises: publish at once.
+	pub.send("/pub news.sport goal", "/pub news.sport.live kickoff", "/pub weather.today rain")
+	if got := sportAll.waitMessages(2); len(got) != 2 || got[0] != "[news.sport] "+pub.nick+": goal" || got[1] != "[news.sport.live] "+pub.nick+": kickoff" {
+		t.Fatalf("news.> got %q", got)
+	}
+	for _, c := range []*client{sportOne, local} {
+		if got := c.waitMessages(1); len(got) != 1 || got[0] != "[news.sport] "+pub.nick+": goal" {
+			t.Fatalf("news.* got %q", got)
+		}
+	}
+
+	// Queue groups: one member per message across the whole cluster.
+	var workers []*client
+	for _, n := range ns {
+		for i := 0; i < 2; i++ {
+			w := dial(t, n)
+			w.ask("/sub jobs.* builders", "* subscribed jobs.* (group builders)")
+			workers = append(workers, w)
+		}
+	}
+	watcher := dial(t, ns[1])
+	watcher.ask("/sub jobs.>", "* subscribed jobs.>")
+	const jobs = 120
+	for i := 0; i < jobs; i++ {
+		pub.send(fmt.Sprintf("/pub jobs.build job-%d", i))
+	}
+	if got := watcher.waitMessages(jobs); len(got) != jobs {
+		t.Fatalf("plain subscriber beside the group got %d, want %d", len(got), jobs)
+	}
+	seen := make(map[string]int)
+	nodesServed := make(map[int]bool)
+	eventually(t, "every job to reach one builder", func() bool {
+		for i, w := range workers {
+			for _, l := range w.messages() {
+				seen[l]++
+				nodesServed[i/2] = true
+			}
+		}
+		return len(seen) == jobs
+	})
+	for i, w := range workers {
+		for _, l := range w.messages() {
+			seen[l]++
+			nodesServed[i/2] = true
+		}
+	}
+	for l, k := range seen {
+		if k != 1 {
+			t.Errorf("%q delivered %d times to the group, want once", l, k)
+		}
+	}
+	if len(nodesServed) != 3 {
+		t.Errorf("only nodes %v served the group; NATS should spread it over all three", nodesServed)
+	}
+}
+
+func TestClusterPresence(t *testing.T) {
+	t.Parallel()
+	_, ns := startCluster(t, 3)
+	a := dial(t, ns[0])
+	b := dial(t, ns[1])
+	if a.nick == b.nick || !strings.HasPrefix(a.nick, "guest-n1-") || !strings.HasPrefix(b.nick, "guest-n2-") {
+		t.Fatalf("guest nicks %q and %q should be distinct and carry their node", a.nick, b.nick)
+	}
+	// A nick is unique across nodes; another node's guest nick is taken.
+	a.ask("/nick alice", "* you are now alice")
+	a.nick = "alice"
+	b.ask("/nick Alice", "! nick Alice is taken")
+	b.ask("/nick "+strings.ToUpper(dial(t, ns[2]).nick), "! nick")
+	b.ask("/nick bob", "* you are now bob")
+	b.nick = "bob"
+
+	// Two nodes claiming the same nick at once: exactly one wins.
+	for round := 0; round < 5; round++ {
+		x, y := dial(t, ns[1]), dial(t, ns[2])
+		nick := fmt.Sprintf("race%d", round)
+		x.send("/nick " + nick)
+		y.send("/nick " + nick)
+		rx, ry := x.next(), y.next()
+		if strings.HasPrefix(rx, "* you are now") == strings.HasPrefix(ry, "* you are now") {
+			t.Fatalf("round %d: both or neither got %s: %q, %q", round, nick, rx, ry)
+		}
+	}
+
+	// Rooms and who cover every node.
+	c := dialNick(t, ns[2], "carol")
+	a.ask("/join lobby", "* joined lobby (1 here)")
+	b.ask("/join lobby", "* joined lobby")
+	c.ask("/join lobby", "* joined lobby")
+	c.ask("/join kitchen", "* joined kitchen")
+	for _, x := range []*client{a, b, c} {
+		eventually(t, x.nick+" to see everyone in lobby", func() bool {
+			return x.who("lobby") == "* lobby: alice, bob, carol (3)"
+		})
+		eventually(t, x.nick+" to see the rooms", func() bool {
+			return x.ask("/rooms", "* ") == "* 2 rooms: kitchen (1), lobby (3)"
+		})
+	}
+	// A nick change is visible elsewhere and announced to room peers there.
+	c.ask("/nick caroline", "* you are now caroline")
+	eventually(t, "the rename to reach alice", func() bool {
+		return a.who("lobby") == "* lobby: alice, bob, caroline (3)"
+	})
+	// A node that leaves takes its members with it, on every other node.
+	ns[2].stop(t)
+	eventually(t, "caroline to be gone from lobby on n1", func() bool {
+		return a.who("lobby") == "* lobby: alice, bob (2)"
+	})
+	eventually(t, "kitchen to be gone on n2", func() bool {
+		return b.ask("/rooms", "* ") == "* 1 room: lobby (2)"
+	})
+}
+
+func TestClusterNATSRestart(t *testing.T) {
+	t.Parallel()
+	nats, ns := startCluster(t, 3)
+	addr := nats.Addr()
+	pub := dial(t, ns[0])
+	localSub := dial(t, ns[0])
+	remote := []*client{dial(t, ns[1]), dial(t, ns[2])}
+	for _, c := range append([]*client{localSub}, remote...) {
+		c.ask("/sub chat.>", "* subscribed chat.>")
+	}
+	for i := 0; i < 10; i++ {
+		pub.send(fmt.Sprintf("/pub chat.x before-%d", i))
+	}
+	for _, c := range append([]*client{localSub}, remote...) {
+		if got := c.waitMessages(10); len(got) != 10 {
+			t.Fatalf("%s got %q before the outage", c.nick, got)
+		}
+	}
+
+	nats.Shutdown()
+	eventually(t, "nodes to notice the outage", func() bool {
+		for _, n := range ns {
+			st, _ := n.ClusterStatus()
+			if st.Connected || st.Warning == "" {
+				return false
+			}
+		}
+		return true
+	})
+	// Local delivery goes on; subscribing still works (locally).
+	late := dial(t, ns[0])
+	late.ask("/sub chat.>", "* subscribed chat.>")
+	pub.send("/pub chat.x during")
+	for _, c := range []*client{localSub, late} {
+		if got := c.waitMessages(1); len(got) != 1 || got[0] != "[chat.x] "+pub.nick+": during" {
+			t.Fatalf("%s got %q during the outage", c.nick, got)
+		}
+	}
+
+	nats = startNATS(t, addr)
+	t.Cleanup(nats.Shutdown)
+	waitPeers(t, ns)
+	// Interests come back with the connection; probe until they work.
+	probe := 0
+	eventually(t, "cross-node delivery after reconnecting", func() bool {
+		probe++
+		pub.send(fmt.Sprintf("/pub chat.probe p%d", probe))
+		ok := true
+		for _, c := range remote {
+			if len(c.messages()) == 0 {
+				ok = false
+			}
+		}
+		return ok
+	})
+	time.Sleep(100 * time.Millisecond) // let stray probes land; not a measurement
+	for _, c := range append([]*client{localSub, late}, remote...) {
+		c.messages()
+	}
+	for i := 0; i < 20; i++ {
+		pub.send(fmt.Sprintf("/pub chat.x after-%d", i))
+	}
+	for _, c := range append([]*client{localSub, late}, remote...) {
+		got := c.waitMessages(20)
+		got = append(got, c.messages()...)
+		if len(got) != 20 {
+			t.Fatalf("%s got %d messages after reconnecting, want 20 exactly: %q", c.nick, len(got), got)
+		}
+		for i, l := range got {
+			if want := fmt.Sprintf("[chat.x] %s: after-%d", pub.nick, i); l != want {
+				t.Fatalf("%s: got %q, want %q", c.nick, l, want)
+			}
+		}
+	}
+	// The late subscriber's interest, made during the outage, reached NATS.
+	remote[0].send("/pub chat.y hi-late")
+	if got := late.waitMessages(1); got[0] != "[chat.y] "+remote[0].nick+": hi-late" {
+		t.Fatalf("late subscriber got %q", got)
+	}
+}
+
+func TestClusterNodeShutdown(t *testing.T) {
+	t.Parallel()
+	_, ns := startCluster(t, 3)
+	a := dialNick(t, ns[0], "ann")
+	b := dialNick(t, ns[1], "ben")
+	c := dialNick(t, ns[2], "cid")
+	for _, x := range []*client{a, b, c} {
+		x.ask("/join ops", "* joined ops")
+	}
+	eventually(t, "everyone in ops on n1", func() bool { return a.who("ops") == "* ops: ann, ben, cid (3)" })
+	ns[2].stop(t)
+	lines := []string{}
+	for {
+		l, err := c.readLine()
+		if err != nil {
+			break
+		}
+		lines = append(lines, l)
+	}
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "* ") && strings.Contains(l, "shutting down") }) {
+		t.Fatalf("client of the stopped node got %q, want a '* … shutting down' line", lines)
+	}
+	for i := 0; i < 10; i++ {
+		a.send(fmt.Sprintf("still here %d", i))
+	}
+	if got := b.waitMessages(10); len(got) != 10 || got[9] != "[ops] ann: still here 9" {
+		t.Fatalf("ben got %q", got)
+	}
+	eventually(t, "cid to leave ops on n2", func() bool { return b.who("ops") == "* ops: ann, ben (2)" })
+}
