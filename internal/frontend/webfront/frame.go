@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/switchboard-hub/switchboard/internal/session"
@@ -151,7 +152,10 @@ func describeJSONError(err error) string {
 	if errors.As(err, &se) {
 		return fmt.Sprintf("not valid JSON (offset %d)", se.Offset)
 	}
-	return "not a JSON object"
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "not valid JSON (incomplete)"
+	}
+	return "not valid JSON"
 }
 
 // isPublish reports whether a request publishes (and so may need the
