@@ -29,6 +29,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config, logFormat, logLevel *strin
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	webFlags(fs, &cfg.Web)
+	clusterFlags(fs, &cfg.Cluster)
 }
 
 // envName is the environment variable that sets a flag, e.g.

@@ -111,6 +111,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.hub = hub.New(hcfg)
+	if err := s.startCluster(); err != nil {
+		s.closeCluster()
+		return nil, err
+	}
 	s.reg = session.NewRegistry(s.hub, session.Limits{MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP})
 	reg := s.reg
 	tcp, err := tcpfront.Listen(tcpfront.Config{
