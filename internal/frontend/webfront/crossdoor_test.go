@@ -45,7 +45,9 @@ func (c tcpChatter) expectMessage(room, from, text string) {
 	c.expect(want, func(l string) bool { return l == want })
 }
 func (c tcpChatter) expectPrivate(from, text string) {
-	c.expect("private from "+from, func(l string) bool { return strings.Contains(l, from) && strings.HasSuffix(l, text) && !strings.HasPrefix(l, "[") })
+	c.expect("private from "+from, func(l string) bool {
+		return strings.Contains(l, from) && strings.HasSuffix(l, text) && !strings.HasPrefix(l, "[")
+	})
 }
 func (c tcpChatter) expectJoin(room, nick string) {
 	want := "* " + nick + " joined " + room
