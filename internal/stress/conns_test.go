@@ -156,6 +156,13 @@ func TestConns(t *testing.T) {
 			return strings.TrimPrefix(srv.URL, "http://")
 		}, 0, "unavailable"},
 		{"no --http", func(*testing.T, *fakeServer) string { return "" }, 0, "no --http"},
+		{"stats rss unknown", func(t *testing.T, _ *fakeServer) string {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"process_rss_bytes":0,"connections":3}`))
+			}))
+			t.Cleanup(srv.Close)
+			return strings.TrimPrefix(srv.URL, "http://")
+		}, 0, "0 = unknown"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

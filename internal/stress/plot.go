@@ -42,12 +42,19 @@ func newSweepPanel(title, ylabel string, logY bool, ss ...series) (*plot.Plot, e
 	p.X.Label.Text = "N (goroutines, log scale)"
 	p.Y.Label.Text = ylabel
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.X.Tick.Marker = plot.TickerFunc(powerTicks)
 	if logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = plot.TickerFunc(powerTicks)
 	} else {
-		p.Y.Min = 0
+		// Leave the top third free for the legend.
+		top := 0.0
+		for _, s := range ss {
+			for _, xy := range s.pts {
+				top = max(top, xy.Y)
+			}
+		}
+		p.Y.Min, p.Y.Max = 0, top*1.5
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
@@ -64,12 +71,37 @@ func newSweepPanel(title, ylabel string, logY bool, ss ...series) (*plot.Plot, e
 	return p, nil
 }
 
+// powerTicks labels powers of ten as 1, 10, 100, 1k, 10k, 100k, 1M...
+func powerTicks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	for v := 1e-3; v <= hi*1.0001; v *= 10 {
+		if v < lo/1.0001 {
+			continue
+		}
+		ts = append(ts, plot.Tick{Value: v, Label: shortNumber(v)})
+	}
+	return ts
+}
+
+// shortNumber renders 1000 as 1k and 1000000 as 1M.
+func shortNumber(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%gG", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%gM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%gk", v/1e3)
+	}
+	return fmt.Sprintf("%g", v)
+}
+
 // writeSweepPlot writes a three-panel PNG: total memory against N (log-log,
 // a straight line of slope 1 is linear growth), bytes per goroutine against
 // N (flat is linear growth) and nanoseconds per goroutine against N.
 func writeSweepPlot(path string, r SweepReport) error {
 	mib := func(b float64) float64 { return b / (1 << 20) }
-	total, err := newSweepPanel("Memory grows linearly with N", "MiB above baseline (log scale)", true,
+	total, err := newSweepPanel("Memory above baseline (log-log: slope 1 = linear)", "MiB (log scale)", true,
 		sweepSeries(r, "parked: VmRSS", true, func(pt SweepPoint) float64 {
 			return mib(float64(pt.Parked.AliveRSSBytes) - float64(pt.Parked.BaselineRSSBytes))
 		}),
@@ -92,7 +124,7 @@ func writeSweepPlot(path string, r SweepReport) error {
 	if err != nil {
 		return err
 	}
-	tm, err := newSweepPanel("Time per goroutine", "nanoseconds per goroutine", false,
+	tm, err := newSweepPanel("Time per goroutine (noisy: shared 2-core machine)", "nanoseconds per goroutine", false,
 		sweepSeries(r, "goroutines: spawn", false, func(pt SweepPoint) float64 { return pt.Goroutines.SpawnNsPerGoroutine }),
 		sweepSeries(r, "goroutines: wall", false, func(pt SweepPoint) float64 { return pt.Goroutines.WallNsPerGoroutine }),
 		sweepSeries(r, "parked: spawn", false, func(pt SweepPoint) float64 { return pt.Parked.SpawnNsPerGoroutine }),

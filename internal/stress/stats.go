@@ -105,6 +105,9 @@ func serverFigures(addr string, before map[string]any, errBefore error, after ma
 	if !ok1 || !ok2 {
 		return nil, "server /api/stats has no process_rss_bytes field, figure omitted"
 	}
+	if rb <= 0 || ra <= 0 {
+		return nil, fmt.Sprintf("server reported process_rss_bytes %.0f before and %.0f after (0 = unknown; a server out of file descriptors cannot read /proc), figure omitted", rb, ra)
+	}
 	st := &ServerStats{RSSBeforeBytes: uint64(rb), RSSAfterBytes: uint64(ra)}
 	cb, ok1 := number(before, "connections")
 	ca, ok2 := number(after, "connections")
