@@ -34,27 +34,29 @@ func appendPayload(dst []byte, pub int, seq uint64, tsNanos int64, size int) []b
 }
 
 // parsePayload extracts the publisher index, sequence number and send time
-// from a payload written by appendPayload. It does not allocate.
+// from a payload written by appendPayload. It does not allocate; it runs
+// once per delivery, so it is written as one tight scan.
 func parsePayload(p []byte) (pub int, seq uint64, tsNanos int64, err error) {
 	var v [3]uint64
 	i := 0
 	for k := range v {
 		start := i
 		var n uint64
-		for i < len(p) && p[i] >= '0' && p[i] <= '9' {
-			if n > (1<<63)/10 {
-				return 0, 0, 0, errBadPayload
+		for i < len(p) && i-start < 19 { // 19 digits cannot overflow
+			c := p[i] - '0'
+			if c > 9 {
+				break
 			}
-			n = n*10 + uint64(p[i]-'0')
+			n = n*10 + uint64(c)
 			i++
 		}
-		if i == start || (i < len(p) && p[i] != ' ') || (i == len(p) && k < 2) {
+		if i == start || i == len(p) || p[i] != ' ' {
 			return 0, 0, 0, errBadPayload
 		}
 		v[k] = n
 		i++
 	}
-	if v[0] > 1<<20 {
+	if v[0] > 1<<20 || v[2] > 1<<63-1 {
 		return 0, 0, 0, errBadPayload
 	}
 	return int(v[0]), v[1], int64(v[2]), nil

@@ -87,6 +87,17 @@ func (rr *respReader) readValue(depth int) error {
 			return fmt.Errorf("%w: bulk length %d", errRESPProtocol, n)
 		}
 		start := len(rr.scratch)
+		if n >= 0 && rr.r.Buffered() >= int(n)+2 {
+			// Fast path: the whole bulk and its CRLF are buffered.
+			b, _ := rr.r.Peek(int(n) + 2)
+			if b[n] != '\r' || b[n+1] != '\n' {
+				return fmt.Errorf("%w: bulk string not ended by CRLF", errRESPProtocol)
+			}
+			rr.scratch = append(rr.scratch, b[:n]...)
+			_, _ = rr.r.Discard(int(n) + 2)
+			rr.vals = append(rr.vals, respValue{kind: kind, num: n, start: start, end: len(rr.scratch)})
+			return nil
+		}
 		if n > 0 {
 			rr.scratch = grow(rr.scratch, int(n))
 			if _, err := io.ReadFull(rr.r, rr.scratch[start:]); err != nil {
@@ -136,34 +147,40 @@ func (rr *respReader) readLine() error {
 	return nil
 }
 
-// readInt reads a decimal integer ended by CRLF.
+// readInt reads a decimal integer ended by CRLF. It scans whole buffered
+// chunks rather than single bytes: this is the hot path of every message.
 func (rr *respReader) readInt() (int64, error) {
 	var n int64
-	neg, digits := false, 0
+	neg, digits, cr := false, 0, false
 	for {
-		c, err := rr.r.ReadByte()
-		if err != nil {
+		chunk, err := rr.r.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return 0, noEOF(err)
 		}
-		switch {
-		case c == '-' && digits == 0 && !neg:
-			neg = true
-		case c >= '0' && c <= '9':
-			if digits >= 18 {
-				return 0, fmt.Errorf("%w: integer too long", errRESPProtocol)
+		for _, c := range chunk {
+			switch {
+			case cr:
+				// Only the '\n' ending the chunk may follow '\r'.
+				if c != '\n' {
+					return 0, fmt.Errorf("%w: got %q, want '\\n'", errRESPProtocol, c)
+				}
+				if neg {
+					n = -n
+				}
+				return n, nil
+			case c == '-' && digits == 0 && !neg:
+				neg = true
+			case c >= '0' && c <= '9':
+				if digits >= 18 {
+					return 0, fmt.Errorf("%w: integer too long", errRESPProtocol)
+				}
+				n = n*10 + int64(c-'0')
+				digits++
+			case c == '\r' && digits > 0:
+				cr = true
+			default:
+				return 0, fmt.Errorf("%w: bad integer byte %q", errRESPProtocol, c)
 			}
-			n = n*10 + int64(c-'0')
-			digits++
-		case c == '\r' && digits > 0:
-			if err := rr.expect('\n'); err != nil {
-				return 0, err
-			}
-			if neg {
-				n = -n
-			}
-			return n, nil
-		default:
-			return 0, fmt.Errorf("%w: bad integer byte %q", errRESPProtocol, c)
 		}
 	}
 }

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench-compare.sh — measure switchboard, Redis and NATS with one tool.
+#
+# Starts redis-server (Debian package), nats-server (built from its Go module
+# at a pinned version) and switchboard on loopback on non-default ports, runs
+# `switchboard bench fanout` at K = 1, 10, 100, 1000 against all three in
+# turn (RUNS rounds, medians taken), then `bench conns` against each, stops
+# everything it started, and writes
+#   bench-results/runs/*.json   one report per run
+#   bench-results/compare.json  medians (bench summarize)
+#   bench-results/compare.md    markdown tables for BENCHMARKS.md
+#   bench-results/fanout.png    deliveries per server CPU-second vs K
+# Bounded to about ten minutes with the defaults; every bench run carries
+# its own --timeout and the whole script a watchdog.
+#
+# Environment knobs: KS, RUNS, DURATION, CONNS, BROADCASTS, IDLE, OUT,
+# NATS_VERSION, BENCH_BIN (a binary whose `bench` subcommand to use instead of
+# the freshly built switchboard), BUDGET (seconds, default 660).
+set -euo pipefail
+
+NATS_VERSION=${NATS_VERSION:-v2.15.3} # pinned: the version in go.mod
+REDIS_PORT=${REDIS_PORT:-16379}
+NATS_PORT=${NATS_PORT:-14222}
+SB_PORT=${SB_PORT:-18082}
+KS=${KS:-"1 10 100 1000"}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-4s}
+CONNS=${CONNS:-19000}
+BROADCASTS=${BROADCASTS:-20}
+IDLE=${IDLE:-15s}
+BUDGET=${BUDGET:-660}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+OUT=${OUT:-$root/bench-results}
+tmp=$(mktemp -d /tmp/bench-compare.XXXXXX)
+started=() # PIDs this script started, stopped on exit
+log() { printf '%s bench-compare: %s\n' "$(date +%T)" "$*" >&2; }
+
+cleanup() {
+	local pid
+	for pid in "${started[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${started[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# Watchdog: the whole run stays bounded even if something hangs. It polls
+# once a second so that it never outlives the script by more than that.
+main_pid=$$
+(
+	end=$((SECONDS + BUDGET))
+	while kill -0 "$main_pid" 2>/dev/null && ((SECONDS < end)); do sleep 1; done
+	if kill -0 "$main_pid" 2>/dev/null; then
+		log "budget of ${BUDGET}s exhausted, stopping"
+		kill -TERM "$main_pid"
+	fi
+) &
+started+=($!)
+
+# runc runs a command in the background and waits for it, so that signals
+# interrupt the wait and cleanup stops the command too.
+runc() {
+	"$@" &
+	local p=$!
+	started+=("$p")
+	wait "$p"
+}
+
+# --- tools -------------------------------------------------------------------
+if ! command -v redis-server >/dev/null; then
+	log "installing redis-server (Debian package)"
+	apt-get install -y redis-server >/dev/null
+fi
+nats_bin=$tmp/natsbin/nats-server
+log "building nats-server $NATS_VERSION from its Go module"
+GOBIN=$tmp/natsbin GOFLAGS=-mod=mod go install "github.com/nats-io/nats-server/v2@$NATS_VERSION"
+log "building switchboard"
+go build -o "$tmp/switchboard" ./cmd/switchboard
+bench=${BENCH_BIN:-$tmp/switchboard}
+if ! "$bench" bench help >/dev/null 2>&1; then
+	log "$bench has no working 'bench' subcommand; set BENCH_BIN"
+	exit 1
+fi
+
+# --- servers -----------------------------------------------------------------
+wait_port() { # wait_port PORT PID: until something listens, or fail
+	local i
+	for i in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		kill -0 "$2" 2>/dev/null || { log "server on port $1 exited"; return 1; }
+		sleep 0.1
+	done
+	log "nothing listens on port $1"
+	return 1
+}
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+	--maxclients 19900 --daemonize no --loglevel warning >"$tmp/redis.log" 2>&1 &
+redis_pid=$!
+started+=("$redis_pid")
+"$nats_bin" -a 127.0.0.1 -p "$NATS_PORT" >"$tmp/nats.log" 2>&1 &
+nats_pid=$!
+started+=("$nats_pid")
+sb_args=(serve --tcp-addr "127.0.0.1:$SB_PORT")
+if "$tmp/switchboard" serve --help 2>&1 | grep -q -- '-http-addr'; then
+	sb_args+=(--http-addr '')
+fi
+"$tmp/switchboard" "${sb_args[@]}" >"$tmp/switchboard.log" 2>&1 &
+sb_pid=$!
+started+=("$sb_pid")
+wait_port "$REDIS_PORT" "$redis_pid"
+wait_port "$NATS_PORT" "$nats_pid"
+wait_port "$SB_PORT" "$sb_pid"
+log "servers up: switchboard pid $sb_pid, redis pid $redis_pid, nats pid $nats_pid; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+declare -A target=([switchboard]="tcp://127.0.0.1:$SB_PORT" [redis]="redis://127.0.0.1:$REDIS_PORT" [nats]="nats://127.0.0.1:$NATS_PORT")
+declare -A pid=([switchboard]=$sb_pid [redis]=$redis_pid [nats]=$nats_pid)
+servers=(switchboard redis nats)
+
+mkdir -p "$OUT/runs"
+rm -f "$OUT"/runs/*.json
+t0=$SECONDS
+
+# --- fanout: K = 1..1000, servers alternating, RUNS rounds ---------------------
+for run in $(seq 1 "$RUNS"); do
+	for k in $KS; do
+		for s in "${servers[@]}"; do
+			f="$OUT/runs/fanout-$s-k$k-run$run.json"
+			log "fanout K=$k $s (round $run/$RUNS)"
+			if ! runc "$bench" bench fanout --target "${target[$s]}" --server-pid "${pid[$s]}" \
+				-k "$k" -p 1 --size 64 --duration "$DURATION" --timeout 90s --no-progress --json >"$f.tmp"; then
+				log "fanout K=$k $s failed; skipped"
+				rm -f "$f.tmp"
+				continue
+			fi
+			mv "$f.tmp" "$f"
+		done
+	done
+done
+log "fanout done in $((SECONDS - t0))s"
+
+# --- conns: N idle subscribed connections, then broadcasts --------------------
+for s in "${servers[@]}"; do
+	f="$OUT/runs/conns-$s.json"
+	log "conns N=$CONNS $s"
+	if ! runc "$bench" bench conns --target "${target[$s]}" --server-pid "${pid[$s]}" \
+		-n "$CONNS" -b "$BROADCASTS" --idle "$IDLE" --timeout 150s --no-progress --json >"$f.tmp"; then
+		log "conns $s failed; skipped"
+		rm -f "$f.tmp"
+		continue
+	fi
+	mv "$f.tmp" "$f"
+done
+log "all runs done in $((SECONDS - t0))s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- results -------------------------------------------------------------------
+"$bench" bench summarize --dir "$OUT/runs" --json "$OUT/compare.json" --md "$OUT/compare.md"
+"$bench" bench plot --in "$OUT/compare.json" --out "$OUT/fanout.png"
+log "wrote $OUT/compare.json, $OUT/compare.md, $OUT/fanout.png"
