@@ -6,7 +6,7 @@
 
   var $ = function (id) { return document.getElementById(id); };
   var MAX_LINES = 500;
-  var store = window.localStorage;
+  var store = window.sessionStorage; // per tab: two tabs, two people
 
   var state = {
     ws: null,
@@ -138,11 +138,12 @@
         dropRoom(f.room);
         return;
       case 'nick':
+        var old = state.nick;
         state.nick = f.nick;
         state.wantNick = f.nick;
         save('sb.nick', f.nick);
         $('nick-input').value = f.nick;
-        state.rooms.forEach(function (r) { rename(r.members, null, f.nick); });
+        state.rooms.forEach(function (r) { rename(r.members, old, f.nick); });
         renderMembers();
         system('info', f.text);
         return;
@@ -195,7 +196,6 @@
   }
 
   function rename(list, from, to) {
-    if (from === null) return;
     var i = list.indexOf(from);
     if (i >= 0) list[i] = to;
     list.sort();

@@ -16,16 +16,17 @@
     if (n == null) return '–';
     var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0;
     while (Math.abs(n) >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) : n) + ' ' + u[i];
+    return (i ? n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0) : Math.round(n)) + ' ' + u[i];
   }
   function secs(s) {
     if (s == null) return '–';
     if (s === 0) return '0';
     if (s < 1e-6) return (s * 1e9).toFixed(0) + ' ns';
     if (s < 1e-3) return (s * 1e6).toFixed(s < 1e-5 ? 1 : 0) + ' µs';
-    if (s < 1) return (s * 1e3).toFixed(s < 1e-2 ? 2 : 1) + ' ms';
+    if (s < 1) return (s * 1e3).toFixed(s < 1e-2 ? 2 : s < 0.1 ? 1 : 0) + ' ms';
     return s.toFixed(2) + ' s';
   }
+  function count(n) { return n == null ? '–' : Number.isInteger(n) ? num(n) : n.toFixed(n < 10 ? 1 : 0); }
   function rate(n) { return n == null ? '–' : n < 10 ? n.toFixed(1) : num(n); }
   function dur(s) {
     s = Math.floor(s);
@@ -38,17 +39,17 @@
 
   // Each chart: series definitions and a function from a sample to values.
   var chartDefs = [
-    { id: 'c-g', series: [['goroutines', C.blue], ['runnable', C.amber], ['threads (M)', C.green]], fmt: num,
+    { id: 'c-g', series: [['goroutines', C.blue], ['runnable', C.amber], ['threads (M)', C.green]], fmt: count, floor: 10,
       pick: function (s) { return [s.runtime.goroutines, s.runtime.goroutines_runnable, s.runtime.threads]; } },
-    { id: 'c-msg', series: [['in', C.blue], ['out', C.green]], fmt: rate,
+    { id: 'c-msg', series: [['in', C.blue], ['out', C.green]], fmt: rate, floor: 5,
       pick: function (s) { return [s.rates.messages_in_per_sec, s.rates.messages_out_per_sec]; } },
-    { id: 'c-conn', series: [['tcp', C.blue], ['ws', C.green], ['sse', C.violet]], fmt: num,
+    { id: 'c-conn', series: [['tcp', C.blue], ['ws', C.green], ['sse', C.violet]], fmt: count, floor: 5,
       pick: function (s) { var d = s.sessions.by_door || {}; return [d.tcp || 0, d.ws || 0, d.sse || 0]; } },
-    { id: 'c-mem', series: [['heap in use', C.blue], ['stacks', C.amber], ['RSS', C.grey]], fmt: bytes,
+    { id: 'c-mem', series: [['heap in use', C.blue], ['stacks', C.amber], ['RSS', C.grey]], fmt: bytes, floor: 1 << 20,
       pick: function (s) { return [s.runtime.heap_inuse_bytes, s.runtime.stack_bytes, s.process_rss_bytes]; } },
-    { id: 'c-lat', series: [['sched p99', C.violet], ['GC pause p99', C.red]], fmt: secs,
+    { id: 'c-lat', series: [['sched p99', C.violet], ['GC pause p99', C.red]], fmt: secs, floor: 1e-4,
       pick: function (s) { return [s.runtime.sched_latency_p99_seconds, s.runtime.gc_pause_p99_seconds]; } },
-    { id: 'c-slow', series: [['slow consumers', C.red], ['queued KiB', C.amber]], fmt: num,
+    { id: 'c-slow', series: [['slow consumers', C.red], ['queued KiB', C.amber]], fmt: count, floor: 5,
       pick: function (s) { return [s.sessions.slow_consumers, s.sessions.queued_bytes / 1024]; } },
   ];
   var charts = [];
@@ -63,12 +64,12 @@
         series.push({ label: s[0], stroke: s[1], width: 2, value: function (u, v) { return v == null ? '–' : d.fmt(v); } });
       });
       var axis = { stroke: C.grey, grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid, width: 1 } };
-      var yaxis = Object.assign({}, axis, { size: 64, values: function (u, vals) { return vals.map(d.fmt); } });
+      var yaxis = Object.assign({}, axis, { size: 78, values: function (u, vals) { return vals.map(d.fmt); } });
       var opts = {
         width: Math.max(200, el.clientWidth), height: 200,
         series: series,
         axes: [axis, yaxis],
-        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max * 1.1, 1)]; } } },
+        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max((max || 0) * 1.15, d.floor)]; } } },
         cursor: { points: { size: 6 } },
         legend: { live: true },
       };
@@ -83,7 +84,7 @@
 
   function addPoint(s) {
     var t = s.time_ms / 1000;
-    if (xs.length && t <= xs[xs.length - 1]) return false;
+    if (xs.length && t < xs[xs.length - 1] + 0.5) return false;
     xs.push(t);
     charts.forEach(function (c) {
       var v = c.def.pick(s);
@@ -143,6 +144,10 @@
       svg('text', { x: c[1], y: 24, class: 'title' }, root, c[2]);
       gmp.cols[c[0]] = { x: c[1], big: svg('text', { x: c[1], y: 62, class: 'big' }, root, '–'), g: svg('g', {}, root), n: -1, busy: -1 };
     });
+    [[565, 'An M runs Go code only', 'while it holds a P.'], [770, 'Each P has a local', 'run queue of Gs.'], [975, 'The OS runs the Ms', 'on the cores.']].forEach(function (c) {
+      svg('text', { x: c[0], y: 232, class: 'sub' }, root, c[1]);
+      svg('text', { x: c[0], y: 248, class: 'sub' }, root, c[2]);
+    });
     gmp.mNote = svg('text', { x: 565, y: 272, class: 'sub' }, root, '');
     gmp.pNote = svg('text', { x: 770, y: 272, class: 'sub' }, root, '');
     gmp.cNote = svg('text', { x: 975, y: 272, class: 'sub' }, root, '');
@@ -158,7 +163,7 @@
     svg('line', { x1: x1, y1: y1, x2: x2, y2: y2, class: 'arrow' }, root);
   }
 
-  // boxes draws n small boxes (at most 24 shown) in a column, the first
+  // boxes draws n small boxes (at most 12 shown) in a column, the first
   // busy of them highlighted.
   function boxes(col, n, busy, cls, label) {
     if (col.n === n && col.busy === busy) return;
@@ -166,13 +171,13 @@
     col.busy = busy;
     var g = col.g;
     while (g.firstChild) g.removeChild(g.firstChild);
-    var shown = Math.min(n, 24), per = 4, w = 34, h = 26, gap = 8;
+    var shown = Math.min(n, 12), per = 4, w = 34, h = 26, gap = 8;
     for (var i = 0; i < shown; i++) {
       var x = col.x + (i % per) * (w + gap), y = 84 + Math.floor(i / per) * (h + gap);
       svg('rect', { x: x, y: y, width: w, height: h, rx: 5, class: 'box ' + cls + (i < busy ? ' busy' : '') }, g);
       svg('text', { x: x + w / 2, y: y + 17, 'text-anchor': 'middle', class: 'sub' }, g, label + i);
     }
-    if (n > shown) svg('text', { x: col.x, y: 84 + 6 * (h + gap) + 8, class: 'sub' }, g, '+' + (n - shown) + ' more');
+    if (n > shown) svg('text', { x: col.x, y: 84 + 3 * (h + gap) + 12, class: 'sub' }, g, '+' + (n - shown) + ' more');
   }
 
   function dots(counts) {
@@ -224,13 +229,13 @@
     set('s-goroutines', num(r.goroutines_running) + ' running · ' + num(r.goroutines_runnable) + ' runnable');
     set('v-threads', num(r.threads));
     set('v-procs', num(r.gomaxprocs));
-    set('s-procs', 'GOMAXPROCS · ' + r.num_cpu + ' CPU cores');
+    set('s-procs', 'GOMAXPROCS, of ' + r.num_cpu + ' cores');
     set('v-heap', bytes(r.heap_inuse_bytes));
     set('s-heap', 'goal ' + bytes(r.heap_goal_bytes));
     set('v-stack', bytes(r.stack_bytes));
-    set('s-stack', r.goroutines ? '≈ ' + bytes(r.stack_bytes / r.goroutines) + ' per goroutine' : '');
+    set('s-stack', r.goroutines ? '≈ ' + bytes(r.stack_bytes / r.goroutines) + ' each' : '');
     set('v-gc', num(r.gc_cycles));
-    set('s-gc', 'cycles · pause p99 ' + secs(r.gc_pause_p99_seconds));
+    set('s-gc', 'p99 pause ' + secs(r.gc_pause_p99_seconds));
     set('v-sched', secs(r.sched_latency_p99_seconds));
     set('s-sched', 'p50 ' + secs(r.sched_latency_p50_seconds) + ' · last 10 s');
     set('v-conns', num(s.connections));
