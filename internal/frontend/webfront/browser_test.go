@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/switchboard-hub/switchboard/internal/server"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -321,6 +323,43 @@ func TestBrowser(t *testing.T) {
 	for _, p := range []*page{alice, bob, dash} {
 		if errs := p.pageErrors(); len(errs) > 0 {
 			t.Errorf("%s: page errors (CSP violations included): %v", p.name, errs)
+		}
+	}
+}
+
+// TestBrowserReconnect checks that the chat page says when the server goes
+// away, reconnects by itself when it is back, and restores nick and room.
+func TestBrowserReconnect(t *testing.T) {
+	bctx := browser(t)
+	first := startServer(t, nil)
+	addr := strings.TrimPrefix(first.base, "http://")
+
+	p := newPage(t, bctx, "dave", true)
+	p.do(chromedp.Navigate(first.base + "/"))
+	p.wait("online", `document.querySelector('#status').classList.contains('online')`)
+	p.typeLine("#join-input", "ops")
+	p.wait("in ops", `document.querySelector('#room-title').textContent === 'ops'`)
+	p.typeLine("#nick-input", "dave")
+	p.wait("nick", `document.querySelector('#members li.me')?.textContent === 'dave'`)
+
+	first.stop(t)
+	p.wait("told", `document.querySelector('#status').classList.contains('offline') && /reconnecting/.test(document.querySelector('#banner').textContent)`)
+
+	second := startServer(t, func(c *server.Config) { c.HTTPAddr = addr })
+	p.wait("back", `document.querySelector('#status').classList.contains('online') && /Reconnected/.test(document.querySelector('#banner').textContent)`)
+	p.wait("room and nick restored", `document.querySelector('#room-title').textContent === 'ops' && document.querySelector('#members li.me')?.textContent === 'dave'`)
+	eventually(t, "dave in ops on the new server", func() bool {
+		who := second.Hub().Who("ops")
+		return len(who) == 1 && who[0] == "dave"
+	})
+	if errs := p.pageErrors(); len(errs) > 0 {
+		// A refused reconnect attempt is logged by the browser as a
+		// network error while the server is down; anything else is not
+		// expected.
+		for _, e := range errs {
+			if !strings.Contains(e, "network") && !strings.Contains(e, "WebSocket") {
+				t.Errorf("page error: %s", e)
+			}
 		}
 	}
 }
