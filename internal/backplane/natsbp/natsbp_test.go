@@ -1,0 +1,206 @@
+package natsbp
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
+	"github.com/switchboard-hub/switchboard/internal/hub"
+)
+
+// TestMain checks for leaked goroutines. nats.go and nats-server end some
+// goroutines asynchronously after Close/Shutdown return; goleak's default
+// retries cover that, so no ignore options are needed.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const timeout = 20 * time.Second
+
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// inbox records what a client receives.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []*hub.Message
+}
+
+func (b *inbox) Deliver(m *hub.Message) {
+	b.mu.Lock()
+	b.msgs = append(b.msgs, m)
+	b.mu.Unlock()
+}
+
+func (b *inbox) texts() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, m := range b.msgs {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// testNode is one hub on a Backplane.
+type testNode struct {
+	bp *Backplane
+	h  *hub.Hub
+}
+
+func newNode(t *testing.T, url, name string) *testNode {
+	t.Helper()
+	bp, err := Connect(Config{URLs: []string{url}, ClusterName: "t", NodeName: name,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Heartbeat: 50 * time.Millisecond,
+		PeerTimeout: 300 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(hub.Config{Backplane: bp, Presence: bp})
+	if err := bp.Start(h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bp.Close() })
+	return &testNode{bp: bp, h: h}
+}
+
+func startNATS(t *testing.T) *natsembed.Server {
+	t.Helper()
+	ns, err := natsembed.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := &hub.Message{Kind: hub.KindPrivate, Topic: "a.b", From: "alice", To: "bob", Text: "hi: there ✓",
+		Seq: 42, Time: -7, SenderNode: 1<<63 | 5, SenderID: 99}
+	out, err := decodeMessage(appendMessage(nil, in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Kind != in.Kind || out.Topic != in.Topic || out.From != in.From || out.To != in.To || out.Text != in.Text ||
+		out.Seq != in.Seq || out.Time != in.Time || out.SenderNode != in.SenderNode || out.SenderID != in.SenderID {
+		t.Fatalf("round trip: got %+v, want %+v", out, in)
+	}
+	for _, bad := range [][]byte{nil, {9, 1}, {codecVersion, 1, 200}, {codecVersion, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
+		if _, err := decodeMessage(bad); !errors.Is(err, errBadMessage) {
+			t.Errorf("decode %v: err %v, want errBadMessage", bad, err)
+		}
+	}
+}
+
+func TestConnectErrorNamesURL(t *testing.T) {
+	t.Parallel()
+	_, err := Connect(Config{URLs: []string{"nats://user:secret@127.0.0.1:1"}})
+	if err == nil || !strings.Contains(err.Error(), "nats://***@127.0.0.1:1") || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v, want one naming the URL without its password", err)
+	}
+}
+
+func TestOptionalStartsWithoutNATS(t *testing.T) {
+	t.Parallel()
+	bp, err := Connect(Config{URLs: []string{"nats://127.0.0.1:1"}, Optional: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(hub.Config{Backplane: bp, Presence: bp})
+	if err := bp.Start(h); err != nil {
+		t.Fatal(err)
+	}
+	var box inbox
+	c := h.Connect(&box)
+	if err := c.Subscribe("a", ""); err != nil {
+		t.Fatalf("subscribing without NATS: %v", err)
+	}
+	p := h.Connect(&inbox{})
+	if _, err := p.Publish("a", "local"); err != nil {
+		t.Fatal(err)
+	}
+	if got := box.texts(); len(got) != 1 {
+		t.Fatalf("local delivery without NATS: got %q", got)
+	}
+	if st := bp.Status(); st.Connected || st.Warning == "" {
+		t.Fatalf("status %+v, want disconnected with a warning", st)
+	}
+	c.Close()
+	p.Close()
+	_ = bp.Close()
+}
+
+func TestInterestFollowsLocalSubscriptions(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	a := newNode(t, ns.ClientURL(), "a")
+	c1, c2 := a.h.Connect(&inbox{}), a.h.Connect(&inbox{})
+	for _, c := range []*hub.Client{c1, c2} {
+		if err := c.Subscribe("x.>", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c1.Subscribe("x.>", "g"); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.bp.Status().Interests; n != 2 {
+		t.Fatalf("%d NATS subscriptions for 2 subscribers of x.> and one group member, want 2", n)
+	}
+	_ = c1.Unsubscribe("x.>")
+	if n := a.bp.Status().Interests; n != 1 {
+		t.Fatalf("%d NATS subscriptions, want 1", n)
+	}
+	_ = c2.Unsubscribe("x.>")
+	if n := a.bp.Status().Interests; n != 0 {
+		t.Fatalf("%d NATS subscriptions after the last unsubscribe, want 0", n)
+	}
+}
+
+func TestKilledNodeLeavesPresence(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t)
+	a := newNode(t, ns.ClientURL(), "a")
+	b := newNode(t, ns.ClientURL(), "b")
+	cb := b.h.Connect(&inbox{})
+	if err := cb.SetNick("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Join("room"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob to appear on a", func() bool {
+		w := a.h.Who("room")
+		return len(w) == 1 && w[0] == "bob"
+	})
+	ca := a.h.Connect(&inbox{})
+	if err := ca.SetNick("BOB"); !errors.Is(err, hub.ErrNickTaken) {
+		t.Fatalf("taking bob's nick on another node: %v, want ErrNickTaken", err)
+	}
+	// Kill b: its connections drop without a goodbye.
+	b.bp.closeOnce.Do(func() {
+		close(b.bp.quit)
+		b.bp.wg.Wait()
+		b.bp.gc.Close()
+		b.bp.nc.Close()
+	})
+	eventually(t, "bob to vanish after the peer timeout", func() bool { return len(a.h.Who("room")) == 0 })
+	if err := ca.SetNick("bob"); err != nil {
+		t.Fatalf("bob's nick after his node died: %v", err)
+	}
+	ca.Close()
+}
