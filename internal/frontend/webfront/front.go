@@ -129,6 +129,10 @@ type Front struct {
 	handlers sync.WaitGroup // running handlers, streams included
 	bg       sync.WaitGroup // the stats sampler
 	quit     chan struct{}  // closed by Close
+
+	connMu    sync.Mutex // guards conns; connsGone waits on it
+	conns     map[net.Conn]struct{}
+	connsGone *sync.Cond // signalled when conns becomes empty
 }
 
 // Listen binds the web door's listener. h and reg are the server's hub and
@@ -153,7 +157,8 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	if h == nil || reg == nil {
 		return nil, errors.New("web door: hub and registry are required")
 	}
-	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{})}
+	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+	f.connsGone = sync.NewCond(&f.connMu)
 	f.stats = newSampler(f, cfg.StatsHistory)
 	m, err := newMetrics(f)
 	if err != nil {
@@ -167,6 +172,7 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		ConnState:         f.connState,
 	}
 	return f, nil
 }
@@ -278,12 +284,34 @@ func (f *Front) Close() error {
 }
 
 // Wait blocks until every handler of the door (streams included) and the
-// stats sampler have returned, then closes the connections left idle.
-// Call it after Close.
+// stats sampler have returned, closes the connections left idle, and waits
+// until net/http has let go of every connection. Call it after Close.
 func (f *Front) Wait() {
 	f.handlers.Wait()
 	f.bg.Wait()
 	_ = f.srv.Close()
+	f.connMu.Lock()
+	for len(f.conns) > 0 {
+		f.connsGone.Wait()
+	}
+	f.connMu.Unlock()
+}
+
+// connState tracks the connections net/http serves, so that Wait can wait
+// for their goroutines too. A hijacked (WebSocket) connection leaves
+// net/http for its handler, which Wait waits for separately.
+func (f *Front) connState(c net.Conn, s http.ConnState) {
+	f.connMu.Lock()
+	defer f.connMu.Unlock()
+	switch s {
+	case http.StateNew:
+		f.conns[c] = struct{}{}
+	case http.StateHijacked, http.StateClosed:
+		delete(f.conns, c)
+		if len(f.conns) == 0 {
+			f.connsGone.Broadcast()
+		}
+	}
 }
 
 // serveHealth answers liveness probes.
