@@ -70,6 +70,7 @@ func testExternal(t *testing.T, scheme, addr string, pid int) {
 }
 
 func TestRedis(t *testing.T) {
+	t.Parallel()
 	addr, pid := startExternal(t, "redis-server", func(port int) []string {
 		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
 	})
@@ -77,6 +78,7 @@ func TestRedis(t *testing.T) {
 }
 
 func TestNATS(t *testing.T) {
+	t.Parallel()
 	addr, pid := startExternal(t, "nats-server", func(port int) []string {
 		return []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}
 	})

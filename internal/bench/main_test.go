@@ -114,6 +114,7 @@ func checkServer(t *testing.T, s serverFigures) {
 }
 
 func TestFanoutCountConsistent(t *testing.T) {
+	t.Parallel()
 	addr := startServer(t)
 	var rep fanoutReport
 	raw := runJSON(t, &rep, "fanout", "--target", addr, "-k", "8", "-p", "2", "--count", "400",
@@ -157,6 +158,7 @@ func TestFanoutCountConsistent(t *testing.T) {
 }
 
 func TestFanoutDurationAndRate(t *testing.T) {
+	t.Parallel()
 	addr := startServer(t)
 	var rep fanoutReport
 	runJSON(t, &rep, "fanout", "--target", "tcp://"+addr, "-k", "5", "--duration", "500ms", "--rate", "400", "--no-progress")
@@ -175,6 +177,7 @@ func TestFanoutDurationAndRate(t *testing.T) {
 }
 
 func TestLatencyScenarioTable(t *testing.T) {
+	t.Parallel()
 	addr := startServer(t)
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -192,6 +195,7 @@ func TestLatencyScenarioTable(t *testing.T) {
 }
 
 func TestConnsConsistent(t *testing.T) {
+	t.Parallel()
 	addr := startServer(t)
 	var rep connsReport
 	raw := runJSON(t, &rep, "conns", "--target", addr, "-n", "20", "-b", "5", "--settle", "10ms", "--idle", "50ms",
@@ -219,6 +223,7 @@ func TestConnsConsistent(t *testing.T) {
 }
 
 func TestUsageAndErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var out, errOut bytes.Buffer
 	for _, args := range [][]string{nil, {"help"}} {

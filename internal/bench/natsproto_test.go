@@ -44,6 +44,7 @@ func readAllNATS(r io.Reader, bufSize int) ([]string, error) {
 }
 
 func TestNATSReader(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -116,6 +117,7 @@ func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 // TestNATSPublisherAnswersPing checks the publisher's reader answers a
 // server keep-alive and signals pongs, over an in-memory pipe.
 func TestNATSPublisherAnswersPing(t *testing.T) {
+	t.Parallel()
 	client, server := net.Pipe()
 	defer server.Close()
 	errc := make(chan error, 1)

@@ -13,6 +13,7 @@ func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 }
 
 func TestPayloadRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, 10, 64, 1000} {
 		p := appendPayload(nil, 3, 12345, 1700000000123456789, size)
 		if len(p) < size {
@@ -46,6 +47,7 @@ func FuzzParsePayload(f *testing.F) {
 }
 
 func TestReadProcSelf(t *testing.T) {
+	t.Parallel()
 	s, err := readProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +61,7 @@ func TestReadProcSelf(t *testing.T) {
 }
 
 func TestFindListenerPID(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +78,7 @@ func TestFindListenerPID(t *testing.T) {
 }
 
 func TestParseTarget(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"127.0.0.1:8082":       "tcp://127.0.0.1:8082",
 		"tcp://localhost:1":    "tcp://localhost:1",
@@ -89,6 +93,7 @@ func TestParseTarget(t *testing.T) {
 }
 
 func TestQuantile(t *testing.T) {
+	t.Parallel()
 	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for q, want := range map[float64]float64{0.5: 5, 0.9: 9, 0.99: 10, 1: 10, 0: 1} {
 		if got := quantile(v, q); got != want {

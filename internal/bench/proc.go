@@ -125,19 +125,45 @@ func findListenerPID(addr string) (int, error) {
 	if len(inodes) == 0 {
 		return 0, nil
 	}
-	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
-	for _, fd := range fds {
-		link, err := os.Readlink(fd)
-		if err != nil || !inodes[link] {
+	// This process first (an in-process server), then every other one,
+	// one process at a time: others may hold tens of thousands of fds.
+	self := os.Getpid()
+	if holdsInode(self, inodes) {
+		return self, nil
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range procs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(dir, "/proc/"))
+		if err != nil || pid == self {
 			continue
 		}
-		pidStr := strings.Split(strings.TrimPrefix(fd, "/proc/"), "/")[0]
-		pid, err := strconv.Atoi(pidStr)
-		if err == nil {
+		if holdsInode(pid, inodes) {
 			return pid, nil
 		}
 	}
 	return 0, nil
+}
+
+// holdsInode reports whether process pid has one of the sockets in inodes
+// ("socket:[123]") among its open files.
+func holdsInode(pid int, inodes map[string]bool) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(1024)
+		for _, n := range names {
+			if link, err := os.Readlink(dir + "/" + n); err == nil && inodes[link] {
+				return true
+			}
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // parseProcAddr decodes "0100007F:1F92" (little-endian words) from

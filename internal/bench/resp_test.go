@@ -47,6 +47,7 @@ func readAllRESP(r io.Reader, bufSize int) ([]string, error) {
 }
 
 func TestRESPReader(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -86,6 +87,7 @@ func TestRESPReader(t *testing.T) {
 }
 
 func TestRESPCommand(t *testing.T) {
+	t.Parallel()
 	got := string(appendRESPCommand(nil, []byte("SUBSCRIBE"), []byte("t.1")))
 	if want := "*2\r\n$9\r\nSUBSCRIBE\r\n$3\r\nt.1\r\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)

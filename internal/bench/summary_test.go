@@ -13,6 +13,7 @@ import (
 )
 
 func TestSummarizeAndPlot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "runs")
 	if err := os.Mkdir(runs, 0o755); err != nil {
@@ -82,6 +83,7 @@ func TestSummarizeAndPlot(t *testing.T) {
 }
 
 func TestMedian(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   []float64
 		want float64
