@@ -1,6 +1,7 @@
 package webfront
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"sync/atomic"
@@ -32,13 +33,17 @@ type serverFrame struct {
 	Final   string              `json:"final,omitempty"`
 }
 
+// marshalFrame encodes a frame without HTML escaping, so that patterns
+// such as "a.>" read as they are written.
 func marshalFrame(f *serverFrame) []byte {
-	b, err := json.Marshal(f)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(f); err != nil {
 		// Only strings and numbers: cannot happen.
 		return []byte(`{"op":"error","text":"internal encoding error"}`)
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // encodeMessage is the JSON form of a hub message, shared by every JSON
@@ -68,6 +73,17 @@ func encodeReply(r session.Reply) []byte {
 	f := serverFrame{Op: "info", Re: opName(r.Op), Text: r.Text, Nick: r.Nick, Room: r.Room, Topic: r.Topic, Group: r.Group, Members: r.Members, Rooms: r.Rooms}
 	if r.Error {
 		f.Op = "error"
+		// An error names the request's argument as Topic, whatever it
+		// was; put it in the field that fits the op.
+		switch r.Op {
+		case line.OpNick, line.OpMsg:
+			f.Nick, f.Topic = f.Topic, ""
+		case line.OpJoin, line.OpPart, line.OpWho:
+			if f.Room == "" {
+				f.Room = f.Topic
+			}
+			f.Topic = ""
+		}
 	}
 	if r.Final != session.ReasonNone {
 		f.Final = r.Final.String()

@@ -152,6 +152,10 @@ func TestEncodeFrames(t *testing.T) {
 			serverFrame{Op: "info", Re: "who", Room: "x", Members: []string{"a", "b"}, Count: &three, Text: "x: a, b"}},
 		{"error reply", encodeReply(session.Reply{Op: line.OpPub, Error: true, Topic: "a..b", Text: "bad topic"}),
 			serverFrame{Op: "error", Re: "pub", Topic: "a..b", Text: "bad topic"}},
+		{"nick error", encodeReply(session.Reply{Op: line.OpNick, Error: true, Topic: "bob", Text: "nick bob is taken"}),
+			serverFrame{Op: "error", Re: "nick", Nick: "bob", Text: "nick bob is taken"}},
+		{"join error", encodeReply(session.Reply{Op: line.OpJoin, Error: true, Topic: "a..b", Text: "bad topic"}),
+			serverFrame{Op: "error", Re: "join", Room: "a..b", Text: "bad topic"}},
 		{"final notice", encodeReply(session.Reply{Text: "server shutting down", Final: session.ReasonShutdown}),
 			serverFrame{Op: "info", Text: "server shutting down", Final: "shutdown"}},
 	}
@@ -181,6 +185,9 @@ func TestSSECodec(t *testing.T) {
 	}
 	if got := string(sseCodec{}.Reply(session.Reply{Op: line.OpSub, Text: "subscribed a.>"})); got != ": subscribed a.>\n\n" {
 		t.Fatalf("SSE sub reply = %q", got)
+	}
+	if got := string(encodeReply(session.Reply{Op: line.OpSub, Topic: "a.>", Text: "subscribed a.>"})); !strings.Contains(got, `"topic":"a.>"`) {
+		t.Fatalf("patterns must not be HTML-escaped: %s", got)
 	}
 	if got := string(sseCodec{}.Reply(session.Reply{Text: "x\ny"})); got != ": x y\n\n" {
 		t.Fatalf("SSE comment with newline = %q", got)
