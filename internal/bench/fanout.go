@@ -143,7 +143,9 @@ type fanoutReport struct {
 	latencyFigures
 	serverFigures
 	DeliveriesPerCPUSec *float64 `json:"deliveries_per_server_cpu_second"`
-	FirstError          string   `json:"first_error,omitempty"`
+	// Distribution is the latency histogram, for the latency scenario.
+	Distribution []histogramPoint `json:"latency_histogram,omitempty"`
+	FirstError   string           `json:"first_error,omitempty"`
 }
 
 func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutReport, error) {
@@ -310,7 +312,11 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 	if rep.ElapsedSeconds > 0 {
 		rep.DeliveredPerS = float64(rep.Delivered) / rep.ElapsedSeconds
 	}
-	rep.latencyFigures = latencyOf(r.hist.merged())
+	merged := r.hist.merged()
+	rep.latencyFigures = latencyOf(merged)
+	if o.scenario == "latency" {
+		rep.Distribution = distributionOf(merged)
+	}
 	rep.serverFigures = serverFigures{ServerPID: probe.pid, ServerInProcess: probe.inProcess, LoadAvg1m: loadAvg1()}
 	if haveBefore && haveAfter {
 		cpu := after.cpuSeconds - before.cpuSeconds

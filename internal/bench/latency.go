@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -91,4 +92,57 @@ func latencyOf(h *hdrhistogram.Histogram) latencyFigures {
 		LatencyP999Ms:  q(99.9),
 		LatencyMaxMs:   ms(top),
 	}
+}
+
+// histogramPoint is one row of the latency distribution: the latency at or
+// below which Percentile percent of the deliveries arrived.
+type histogramPoint struct {
+	Percentile float64 `json:"percentile"`
+	Ms         float64 `json:"ms"`
+}
+
+// distributionPercentiles returns the rows of the latency scenario's
+// histogram: every decade of the tail, HDR style.
+func distributionPercentiles() []float64 {
+	return []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100}
+}
+
+// distributionOf returns h's latency distribution in milliseconds.
+func distributionOf(h *hdrhistogram.Histogram) []histogramPoint {
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	top := h.Max()
+	ps := distributionPercentiles()
+	out := make([]histogramPoint, 0, len(ps))
+	for _, p := range ps {
+		v := min(h.ValueAtQuantile(p), top)
+		if p == 0 {
+			v = h.Min()
+		}
+		out = append(out, histogramPoint{Percentile: p, Ms: float64(v) / 1e6})
+	}
+	return out
+}
+
+// distributionRows renders a distribution as table rows with a bar scaled
+// to the maximum, so the shape of the tail is visible at a glance.
+func distributionRows(d []histogramPoint) []tableRow {
+	if len(d) == 0 {
+		return nil
+	}
+	top := d[len(d)-1].Ms
+	rows := make([]tableRow, 0, len(d))
+	for _, p := range d {
+		n := 0
+		if top > 0 {
+			n = int(p.Ms / top * 40)
+		}
+		bar := ""
+		for range n {
+			bar += "#"
+		}
+		rows = append(rows, tableRow{"  p" + strconv.FormatFloat(p.Percentile, 'f', -1, 64), fmtMs(p.Ms), "ms " + bar})
+	}
+	return rows
 }

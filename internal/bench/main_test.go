@@ -187,10 +187,32 @@ func TestLatencyScenarioTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("latency: %v\nstderr: %s", err, stderr.String())
 	}
-	for _, want := range []string{"latency p50 / p90 / p99", "delivered/s", "deliveries per server cpu-second", "lost"} {
+	for _, want := range []string{"latency p50 / p90 / p99", "delivered/s", "deliveries per server cpu-second", "lost", "latency histogram", "p99.9 "} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+func TestLatencyHistogramJSON(t *testing.T) {
+	t.Parallel()
+	addr := startServer(t)
+	var rep fanoutReport
+	runJSON(t, &rep, "latency", "--target", addr, "-k", "2", "--rate", "2000", "--count", "200", "--no-progress")
+	if rep.Window != 0 || rep.RateTarget != 2000 {
+		t.Errorf("latency defaults: window %d, rate %v", rep.Window, rep.RateTarget)
+	}
+	d := rep.Distribution
+	if len(d) == 0 || d[0].Percentile != 0 || d[len(d)-1].Percentile != 100 {
+		t.Fatalf("histogram rows %+v", d)
+	}
+	for i := 1; i < len(d); i++ {
+		if d[i].Ms < d[i-1].Ms || d[i].Percentile <= d[i-1].Percentile {
+			t.Errorf("histogram not monotone at row %d: %+v", i, d)
+		}
+	}
+	if d[len(d)-1].Ms != rep.LatencyMaxMs || d[0].Ms != rep.LatencyMinMs {
+		t.Errorf("histogram ends %v..%v, min/max %v..%v", d[0].Ms, d[len(d)-1].Ms, rep.LatencyMinMs, rep.LatencyMaxMs)
 	}
 }
 

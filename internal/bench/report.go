@@ -93,6 +93,10 @@ func (f fanoutReport) rows() []tableRow {
 		out = append(out, tableRow{"publish errors", fmtInt(f.PublishErrors), ""})
 	}
 	out = append(out, f.latencyFigures.rows()...)
+	if len(f.Distribution) > 0 {
+		out = append(out, tableRow{"latency histogram", "", ""})
+		out = append(out, distributionRows(f.Distribution)...)
+	}
 	out = append(out, f.serverFigures.rows()...)
 	if f.DeliveriesPerCPUSec != nil {
 		out = append(out, tableRow{"deliveries per server cpu-second", fmtRate(*f.DeliveriesPerCPUSec), ""})
