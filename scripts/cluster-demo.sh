@@ -148,7 +148,7 @@ done
 log "one broadcast from node1"
 "$WORK/clusterload" pub --addrs "$ADDRS" --broadcast >/dev/null
 while [ "$(count_event broadcast)" -lt "$PROCS" ]; do check_deadline; sleep 0.2; done
-BCAST=$(cat "$WORK"/load*.out | jq -s -c '[.[] | select(.event=="broadcast")] | {received: (map(.received) | add), max_ms: (map(.max_ms) | max), p50_ms: (map(.p50_ms) | max), p99_ms: (map(.p99_ms) | max)}')
+BCAST=$(cat "$WORK"/load*.out | jq -s -c '[.[] | select(.event=="broadcast")] | {received: (map(.received) | add), closed_by_server: (map(.closed_by_server) | add), max_ms: (map(.max_ms) | max), p50_ms: (map(.p50_ms) | max), p99_ms: (map(.p99_ms) | max)}')
 log "broadcast: $BCAST"
 
 TICKS=$(getconf CLK_TCK)

@@ -126,7 +126,7 @@ type clientStats struct {
 	bcastLat              []int64 // ns per client; 0 = not received
 	rateCount, endCount   atomic.Int64
 	firstRate, lastRate   atomic.Int64
-	bcastCount, lineCount atomic.Int64
+	bcastCount, closed    atomic.Int64 // closed: connections the server ended
 }
 
 func clients(ctx context.Context, nodes []string, n int, src string, par int) error {
@@ -176,9 +176,17 @@ func clients(ctx context.Context, nodes []string, n int, src string, par int) er
 			read(k, i, st)
 		}(i, k)
 	}
-	// Report the broadcast once every client has it (or the deadline).
+	// Report the broadcast once every open client has it (or after a
+	// minute).
 	go func() {
-		for st.bcastCount.Load() < int64(ok) && ctx.Err() == nil {
+		var t0 time.Time
+		for st.bcastCount.Load() < int64(ok)-st.closed.Load() && ctx.Err() == nil {
+			if st.bcastCount.Load() > 0 && t0.IsZero() {
+				t0 = time.Now()
+			}
+			if !t0.IsZero() && time.Since(t0) > time.Minute {
+				break
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		var lat []int64
@@ -188,7 +196,7 @@ func clients(ctx context.Context, nodes []string, n int, src string, par int) er
 			}
 		}
 		sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-		r := map[string]any{"event": "broadcast", "received": len(lat), "clients": ok}
+		r := map[string]any{"event": "broadcast", "received": len(lat), "clients": ok, "closed_by_server": st.closed.Load()}
 		if len(lat) > 0 {
 			r["p50_ms"] = float64(lat[len(lat)/2]) / 1e6
 			r["p99_ms"] = float64(lat[len(lat)*99/100]) / 1e6
@@ -197,11 +205,11 @@ func clients(ctx context.Context, nodes []string, n int, src string, par int) er
 		emit(r)
 	}()
 	// End when every client saw demo.end, or at the deadline.
-	for st.endCount.Load() < int64(ok) && ctx.Err() == nil {
+	for st.endCount.Load() < int64(ok)-st.closed.Load() && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
 	emit(map[string]any{"event": "rate", "clients": ok, "received": st.rateCount.Load(), "ended": st.endCount.Load(),
-		"first_ns": st.firstRate.Load(), "last_ns": st.lastRate.Load(), "timed_out": ctx.Err() != nil})
+		"first_ns": st.firstRate.Load(), "last_ns": st.lastRate.Load(), "timed_out": ctx.Err() != nil, "closed_by_server": st.closed.Load()})
 	// Linger until told to go, so the caller can read this process's CPU
 	// time after the measurement.
 	sig, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
@@ -227,6 +235,7 @@ func read(k *conn, i int, st *clientStats) {
 	for {
 		l, err := k.line()
 		if err != nil {
+			st.closed.Add(1)
 			return
 		}
 		now := time.Now().UnixNano()

@@ -2,7 +2,6 @@ package natsbp
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,7 +9,7 @@ import (
 )
 
 // Nick claims. A node that wants a nick for a local client asks every node
-// it knows (P.presence.claim) and waits for all answers, up to
+// it knows (P.presence.all.claim) and waits for all answers, up to
 // Config.ClaimTimeout. A node answers no when one of its clients has the
 // nick, when the nick is in its guest namespace, when it granted the nick
 // to one of its own clients a moment ago, or when it is claiming the same
@@ -55,7 +54,7 @@ func (b *Backplane) ClaimNick(nick string) error {
 	p.byID[c.id] = c
 	p.cmu.Unlock()
 
-	p.publish("claim", pmsg{Node: b.node, ID: c.id, Nick: key})
+	p.publish(0, "claim", pmsg{Node: b.node, ID: c.id, Nick: key})
 	ok := true
 	timer := time.NewTimer(b.cfg.ClaimTimeout)
 	defer timer.Stop()
@@ -125,7 +124,7 @@ func (p *presence) onClaim(m pmsg) {
 		}
 	}
 	p.cmu.Unlock()
-	p.publish("to."+strconv.FormatUint(m.Node, 16), pmsg{Type: "claim", Node: p.b.node, ID: m.ID, OK: ok})
+	p.publish(m.Node, "claimreply", pmsg{Node: p.b.node, ID: m.ID, OK: ok})
 }
 
 // onClaimReply hands an answer to the waiting claim.

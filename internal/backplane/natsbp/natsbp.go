@@ -14,8 +14,9 @@
 //	                          for each local (pattern, group) interest
 //	P.evt                     room joins, parts and nick changes
 //	P.priv.<node>             private messages for one node's clients
-//	P.presence.<...>          heartbeats, presence deltas and snapshots,
-//	                          nick claims (see presence.go)
+//	P.presence.all.<kind>     heartbeats, presence deltas, nick claims
+//	P.presence.<node>.<kind>  snapshots and claim answers for one node
+//	                          (see presence.go)
 //
 // Two NATS connections: the main one is NoEcho, so a node never receives
 // its own plain messages (they were delivered locally at publish), and
@@ -221,16 +222,24 @@ func (b *Backplane) Start(h *hub.Hub) error {
 	if _, err := b.subscribe(b.nc, b.subjPriv+b.nodeHex, "", b.onEvent); err != nil {
 		return err
 	}
-	if _, err := b.subscribe(b.nc, b.subjPres+">", "", b.pres.onMessage); err != nil {
-		return err
+	// Presence arrives on two subjects (to all, to this node) merged into
+	// one channel by the connection's reader, so one node's messages keep
+	// their order across both.
+	for _, subj := range []string{b.subjPres + "all.*", b.subjPres + b.nodeHex + ".*"} {
+		sub, err := b.nc.ChanSubscribe(subj, b.pres.in)
+		if err != nil {
+			return fmt.Errorf("natsbp: subscribe %s: %w", subj, err)
+		}
+		_ = sub.SetPendingLimits(presenceQueue, pendingBytes)
 	}
 	if b.nc.IsConnected() {
 		if err := b.nc.FlushTimeout(b.cfg.FlushTimeout); err != nil {
 			return fmt.Errorf("natsbp: start: flush: %w", err)
 		}
 	}
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.pres.loop()
+	go b.pres.receive()
 	b.pres.reconnected()
 	return nil
 }

@@ -15,15 +15,16 @@ import (
 
 // Presence protocol. Every node keeps a replica of every other node's
 // clients (id, nick, rooms), fed by three kinds of messages on
-// P.presence.*, all sent by one node over one connection and received on
-// one subscription, so they arrive in the order they were sent:
+// P.presence.all.* and P.presence.<node>.*, all sent by one node over one
+// connection and received through one channel, so they arrive in the order
+// they were sent:
 //
 //	delta     a batch of numbered changes (connect, nick, join, part, quit),
 //	          published every flushEvery
 //	hb        a heartbeat every Config.Heartbeat carrying the number of the
 //	          last change published; a receiver whose replica is behind
 //	          (a lost delta, a node it has not met) asks for a snapshot
-//	snapreq.<node> / to.<requester>
+//	<node>.snapreq / <requester>.snap
 //	          a full snapshot in chunks, numbered like the deltas, so later
 //	          deltas continue it exactly
 //
@@ -39,6 +40,7 @@ const (
 	snapshotChunk  = 1000 // clients per snapshot message
 	snapshotRetry  = 2 * time.Second
 	claimHoldLimit = 5 * time.Second
+	presenceQueue  = 1 << 16 // presence messages buffered before NATS drops (and a resync heals)
 )
 
 // pevent is one presence change on the wire.
@@ -63,7 +65,6 @@ type pmsg struct {
 	Guest   string        `json:"g,omitempty"`
 	Seq     uint64        `json:"s,omitempty"`   // hb: last published; delta: first; snap: state
 	Events  []pevent      `json:"e,omitempty"`   // delta
-	Type    string        `json:"t,omitempty"`   // to.*: "snap" or "claim"
 	Index   int           `json:"i,omitempty"`   // snap chunk
 	Last    bool          `json:"l,omitempty"`   // snap: last chunk
 	Clients []pclientWire `json:"cl,omitempty"`  // snap
@@ -171,6 +172,8 @@ type presence struct {
 	nextID uint64
 
 	warned map[uint64]bool // guest prefix clashes logged; guarded by vmu
+
+	in chan *nats.Msg // presence messages, in arrival order
 }
 
 func (p *presence) init(b *Backplane) {
@@ -182,6 +185,20 @@ func (p *presence) init(b *Backplane) {
 	p.byID = make(map[uint64]*claim)
 	p.held = make(map[string]time.Time)
 	p.warned = make(map[uint64]bool)
+	p.in = make(chan *nats.Msg, presenceQueue)
+}
+
+// receive handles presence messages one at a time until Close.
+func (p *presence) receive() {
+	defer p.b.wg.Done()
+	for {
+		select {
+		case <-p.b.quit:
+			return
+		case m := <-p.in:
+			p.onMessage(m)
+		}
+	}
 }
 
 // GuestPrefix implements hub.Presence.
@@ -296,7 +313,7 @@ func (p *presence) flushLocked() {
 	first := last - uint64(len(q)) + 1
 	for len(q) > 0 {
 		n := min(len(q), deltaChunk)
-		p.publish("delta", pmsg{Node: p.b.node, Seq: first, Events: q[:n]})
+		p.publish(0, "delta", pmsg{Node: p.b.node, Seq: first, Events: q[:n]})
 		first += uint64(n)
 		q = q[n:]
 	}
@@ -310,7 +327,7 @@ func (p *presence) heartbeat() {
 	p.mu.Lock()
 	n := len(p.self.clients)
 	p.mu.Unlock()
-	p.publish("hb", pmsg{Node: p.b.node, Name: p.b.cfg.NodeName, Guest: p.b.guest, Seq: p.pubSeq, Count: n})
+	p.publish(0, "hb", pmsg{Node: p.b.node, Name: p.b.cfg.NodeName, Guest: p.b.guest, Seq: p.pubSeq, Count: n})
 }
 
 // reconnected announces the node after a (re)connection.
@@ -318,7 +335,7 @@ func (p *presence) reconnected() {
 	if !p.started() {
 		return
 	}
-	p.publish("hello", pmsg{Node: p.b.node})
+	p.publish(0, "hello", pmsg{Node: p.b.node})
 	p.heartbeat()
 }
 
@@ -328,7 +345,7 @@ func (p *presence) goodbye() {
 	p.pubMu.Lock()
 	p.flushLocked()
 	p.pubMu.Unlock()
-	p.publish("bye", pmsg{Node: p.b.node})
+	p.publish(0, "bye", pmsg{Node: p.b.node})
 }
 
 // expire drops nodes not heard from for PeerTimeout, and stale claim
@@ -352,17 +369,22 @@ func (p *presence) expire() {
 	p.cmu.Unlock()
 }
 
-func (p *presence) publish(kind string, m pmsg) {
+// publish sends m to every node (to == 0) or to one node.
+func (p *presence) publish(to uint64, kind string, m pmsg) {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return
 	}
-	_ = p.b.nc.Publish(p.b.subjPres+kind, data)
+	target := "all."
+	if to != 0 {
+		target = strconv.FormatUint(to, 16) + "."
+	}
+	_ = p.b.nc.Publish(p.b.subjPres+target+kind, data)
 }
 
 // onMessage handles every presence message, in order, on one goroutine.
 func (p *presence) onMessage(msg *nats.Msg) {
-	kind := strings.TrimPrefix(msg.Subject, p.b.subjPres)
+	kind := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
 	var m pmsg
 	if err := json.Unmarshal(msg.Data, &m); err != nil || m.Node == p.b.node {
 		return
@@ -383,15 +405,12 @@ func (p *presence) onMessage(msg *nats.Msg) {
 		p.vmu.Unlock()
 	case kind == "claim":
 		p.onClaim(m)
-	case kind == "snapreq."+p.b.nodeHex:
+	case kind == "snapreq":
 		p.sendSnapshot(m.Node)
-	case kind == "to."+p.b.nodeHex:
-		switch m.Type {
-		case "snap":
-			p.onSnapshot(m)
-		case "claim":
-			p.onClaimReply(m)
-		}
+	case kind == "snap":
+		p.onSnapshot(m)
+	case kind == "claimreply":
+		p.onClaimReply(m)
 	}
 }
 
@@ -415,7 +434,7 @@ func (p *presence) onHeartbeat(m pmsg) {
 	}
 	p.vmu.Unlock()
 	if ask {
-		p.publish("snapreq."+strconv.FormatUint(m.Node, 16), pmsg{Node: p.b.node})
+		p.publish(m.Node, "snapreq", pmsg{Node: p.b.node})
 	}
 }
 
@@ -437,7 +456,7 @@ func (p *presence) onDelta(m pmsg) {
 		v.asked = time.Now()
 		v.staging = nil
 		p.vmu.Unlock()
-		p.publish("snapreq."+strconv.FormatUint(m.Node, 16), pmsg{Node: p.b.node})
+		p.publish(m.Node, "snapreq", pmsg{Node: p.b.node})
 		return
 	}
 	for i, e := range m.Events {
@@ -467,10 +486,9 @@ func (p *presence) sendSnapshot(to uint64) {
 		list = append(list, w)
 	}
 	p.mu.Unlock()
-	subj := "to." + strconv.FormatUint(to, 16)
 	for i := 0; ; i++ {
 		n := min(len(list), snapshotChunk)
-		p.publish(subj, pmsg{Type: "snap", Node: p.b.node, Name: p.b.cfg.NodeName, Guest: p.b.guest,
+		p.publish(to, "snap", pmsg{Node: p.b.node, Name: p.b.cfg.NodeName, Guest: p.b.guest,
 			Seq: seq, Index: i, Last: n == len(list), Clients: list[:n]})
 		list = list[n:]
 		if len(list) == 0 {
