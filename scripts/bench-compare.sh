@@ -100,6 +100,12 @@ wait_port() { # wait_port PORT PID: until something listens, or fail
 	return 1
 }
 
+for port in "$REDIS_PORT" "$NATS_PORT" "$SB_PORT"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		log "port $port is already in use; stop that server or set REDIS_PORT/NATS_PORT/SB_PORT"
+		exit 1
+	fi
+done
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 	--maxclients 19900 --daemonize no --loglevel warning >"$tmp/redis.log" 2>&1 &
 redis_pid=$!
@@ -117,6 +123,10 @@ started+=("$sb_pid")
 wait_port "$REDIS_PORT" "$redis_pid"
 wait_port "$NATS_PORT" "$nats_pid"
 wait_port "$SB_PORT" "$sb_pid"
+sleep 0.5
+for p in "$redis_pid" "$nats_pid" "$sb_pid"; do
+	kill -0 "$p" 2>/dev/null || { log "server pid $p exited at start; see $tmp/*.log"; cat "$tmp"/*.log >&2; exit 1; }
+done
 log "servers up: switchboard pid $sb_pid, redis pid $redis_pid, nats pid $nats_pid; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A target=([switchboard]="tcp://127.0.0.1:$SB_PORT" [redis]="redis://127.0.0.1:$REDIS_PORT" [nats]="nats://127.0.0.1:$NATS_PORT")

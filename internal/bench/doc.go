@@ -12,8 +12,10 @@
 //   - conns: N idle subscribed connections (spread over 127.0.0.2-9 source
 //     addresses), server RSS per connection, then B broadcasts each timed
 //     until the last of the N subscribers has it.
-//   - plot: draws bench-results/compare.json (from scripts/bench-compare.sh)
-//     as a PNG chart of deliveries per server CPU-second against K.
+//   - summarize: medians of many runs' --json reports into compare.json
+//     and a markdown table (used by scripts/bench-compare.sh).
+//   - plot: draws compare.json as a PNG chart of deliveries per server
+//     CPU-second against K, one line per server.
 //
 // When it knows the server's PID (--server-pid, or found through the
 // listening socket when the server is local) it samples the server's CPU
@@ -25,7 +27,15 @@
 // Files by job: main.go (dispatch, usage), flags.go (shared flags),
 // target*.go (the three protocol clients behind one interface),
 // resp.go and natsproto.go (streaming readers), payload.go (sequence and
-// timestamp inside the payload), fanout.go, conns.go, proc.go (/proc
-// sampling, rlimit, PID discovery), report.go (JSON and table), progress.go,
-// plot.go.
+// timestamp inside the payload), fanout.go, conns.go, latency.go (sharded
+// HDR histograms), parallel.go (bounded parallel dialing), proc.go and
+// server.go (/proc sampling, rlimit, PID discovery), report.go (JSON and
+// table), progress.go, summary.go and plot.go.
+//
+// The generator shares the machine with the server, so it is written to be
+// cheap: one goroutine and one bufio.Reader per connection, one timestamp
+// per socket read rather than per message, latency samples buffered per
+// subscriber and added to one of a few sharded histograms a batch at a
+// time, publish commands batched into one write, and a per-subscriber
+// in-flight window instead of unbounded queues.
 package bench

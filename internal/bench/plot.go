@@ -57,18 +57,20 @@ func plotMain(args []string, stdout, stderr io.Writer) error {
 func drawFanout(cmp *comparison, file string) error {
 	lines := map[string]plotter.XYs{}
 	var ks []float64
+	top := 0.0
 	for _, r := range cmp.Fanout {
 		if r.K <= 0 || r.DeliveriesPerCPUSec <= 0 {
 			continue
 		}
 		lines[r.Server] = append(lines[r.Server], plotter.XY{X: float64(r.K), Y: r.DeliveriesPerCPUSec / 1e6})
 		ks = append(ks, float64(r.K))
+		top = max(top, r.DeliveriesPerCPUSec/1e6)
 	}
 	if len(lines) == 0 {
 		return errNoFanout
 	}
 	p := plot.New()
-	p.Title.Text = "Fan-out efficiency: deliveries per server CPU-second"
+	p.Title.Text = "Fan-out efficiency: deliveries per server CPU-second (higher is better)"
 	p.X.Label.Text = "subscribers K (log scale)"
 	p.Y.Label.Text = "million deliveries per server CPU-second"
 	p.X.Scale = plot.LogScale{}
@@ -80,7 +82,10 @@ func drawFanout(cmp *comparison, file string) error {
 		}
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	p.Y.Min = 0
+	// Headroom above the highest point and half a step either side of K
+	// so no point sits on the frame.
+	p.Y.Min, p.Y.Max = 0, top*1.15
+	p.X.Min, p.X.Max = ks[0]/1.6, ks[len(ks)-1]*1.6
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
