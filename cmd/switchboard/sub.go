@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
+
+	"github.com/switchboard-hub/switchboard/internal/bench"
+	"github.com/switchboard-hub/switchboard/internal/stress"
 )
 
+// benchMain runs `switchboard bench`: the load generator.
 func benchMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("bench: not wired yet")
+	return bench.Main(ctx, args, stdout, stderr)
 }
 
+// stressMain runs `switchboard stress`: the goroutine experiments.
 func stressMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("stress: not wired yet")
+	return stress.Main(ctx, args, stdout, stderr)
 }

@@ -43,6 +43,10 @@ type Config struct {
 	MaxConnsPerIP int
 	// IdleTimeout disconnects clients silent for that long; 0 means never.
 	IdleTimeout time.Duration
+	// ParkAfter is how long a TCP connection may be idle before it gives
+	// up its goroutine and waits in the door's epoll set (Linux); 0 means
+	// the default (1s), negative means never.
+	ParkAfter time.Duration
 	// ShutdownTimeout bounds how long Shutdown lets queues drain when the
 	// caller's context has no deadline (default 10s).
 	ShutdownTimeout time.Duration
@@ -122,6 +126,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		Banner:      cfg.Banner,
 		MaxLine:     cfg.MaxLine,
 		IdleTimeout: cfg.IdleTimeout,
+		ParkAfter:   cfg.ParkAfter,
 		Logger:      log,
 		Session: session.Config{
 			MaxPending: cfg.MaxPending,

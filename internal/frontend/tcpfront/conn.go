@@ -16,52 +16,54 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
-// transport adapts a TCP connection to session.Transport.
-type transport struct {
-	c *net.TCPConn
-}
-
-// WriteBatch writes all frames with writev.
-func (t transport) WriteBatch(frames [][]byte) error {
-	bufs := net.Buffers(frames)
-	_, err := bufs.WriteTo(t.c)
-	return err
-}
-
-func (t transport) SetWriteDeadline(d time.Time) error { return t.c.SetWriteDeadline(d) }
-
-func (t transport) Close() error { return t.c.Close() }
-
-// serveConn is the connection's own goroutine. It only waits: for the
-// socket to become readable, and for workers to run the connection's code
-// (setup, reading and handling, clean-up), so its stack stays minimal while
-// the connection is idle. A panic ends only this connection.
+// serveConn is a new connection's goroutine: it opens the session on a
+// worker, then runs the connection.
 func (f *Front) serveConn(c *net.TCPConn) {
-	defer f.conns.Done()
 	var r *reader
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				f.log.Error("panic setting up connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				_ = c.Close()
+				r = nil
+			}
+		}()
+		f.workers.run(func() { r = f.open(c) })
+	}()
+	if r == nil {
+		f.conns.Done()
+		return
+	}
+	f.runConn(r)
+}
+
+// runConn is the connection's own goroutine, from open or from waking up
+// after being parked. It only waits: for the socket to become readable,
+// and for workers to run the connection's code (reading and handling,
+// clean-up), so its stack stays minimal. It ends the connection, or hands
+// it to the parker when it has been idle long enough; either way the
+// connection's slot in f.conns is released only when the connection ends.
+// A panic ends only this connection.
+func (f *Front) runConn(r *reader) {
 	defer func() {
 		p := recover()
 		if p == nil {
 			return
 		}
 		stack := string(debug.Stack())
-		if r == nil {
-			f.log.Error("panic setting up connection", "panic", fmt.Sprint(p), "stack", stack)
-			_ = c.Close()
-			return
-		}
 		f.workers.run(func() {
 			r.s.Logger().Error("panic serving connection", "panic", fmt.Sprint(p), "stack", stack)
 			r.s.Abort(session.ReasonInternal)
 			r.finish(session.ReasonInternal)
 		})
+		f.conns.Done()
 	}()
-	f.workers.run(func() { r = f.open(c) })
-	if r == nil {
+	err := r.wait()
+	if err == errParked {
 		return
 	}
-	err := r.wait()
 	f.workers.run(func() { r.close(err) })
+	f.conns.Done()
 }
 
 // open admits, configures and greets a new connection. It returns nil when
@@ -85,19 +87,17 @@ func (f *Front) open(c *net.TCPConn) *reader {
 		_ = c.Close()
 		return nil
 	}
+	r := &reader{f: f, c: c, rc: rc, ticket: ticket, active: time.Now()}
 	scfg := f.cfg.Session
 	scfg.RemoteAddr = remote
-	s := session.New(f.reg, scfg, transport{c}, Codec{})
-	s.Info(f.cfg.Banner + " You are " + s.Nick() + ". Type /help for commands.")
-	if f.cfg.IdleTimeout > 0 {
-		_ = c.SetReadDeadline(time.Now().Add(f.cfg.IdleTimeout))
-	}
-	return &reader{f: f, s: s, c: c, rc: rc, ticket: ticket}
+	r.s = session.New(f.reg, scfg, r, Codec{})
+	r.s.Info(f.cfg.Banner + " You are " + r.s.Nick() + ". Type /help for commands.")
+	return r
 }
 
 // close ends the connection after its reader stopped with err.
 func (r *reader) close(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if err == errIdle {
 		r.s.CloseGracefully(session.ReasonIdle)
 		// Let the notice go out; the writer closes the connection.
 		r.drainUntilClosed()
@@ -113,31 +113,86 @@ func (r *reader) finish(reason session.CloseReason) {
 	r.ticket.Release()
 }
 
-// reader turns the bytes of one connection into session requests.
+var (
+	errIdle   = errors.New("tcp door: idle timeout")
+	errParked = errors.New("tcp door: parked")
+)
+
+// reader is one TCP connection: it turns the bytes read into session
+// requests, and it is the session's Transport.
 type reader struct {
 	f       *Front
 	s       *session.Session
 	c       *net.TCPConn
 	rc      syscall.RawConn
 	ticket  *session.Ticket
-	partial []byte // an incomplete line carried to the next read
-	tooLong bool   // discarding the rest of an over-long line
+	active  time.Time // when bytes last arrived
+	partial []byte    // an incomplete line carried to the next read
+	tooLong bool      // discarding the rest of an over-long line
+	park    parkState // owned by the parker while parked
 }
 
-// wait runs for the connection's whole life: the poller wakes it when the
-// socket is readable, and a worker then reads and handles everything
-// available. It returns the error that ended the connection.
+// WriteBatch implements session.Transport: all frames in one writev.
+func (r *reader) WriteBatch(frames [][]byte) error {
+	bufs := net.Buffers(frames)
+	_, err := bufs.WriteTo(r.c)
+	return err
+}
+
+// SetWriteDeadline implements session.Transport.
+func (r *reader) SetWriteDeadline(d time.Time) error { return r.c.SetWriteDeadline(d) }
+
+// Close implements session.Transport. A parked connection has no goroutine
+// to notice, so it is woken up to end.
+func (r *reader) Close() error {
+	err := r.c.Close()
+	r.f.parker.wake(r)
+	return err
+}
+
+// wait waits for input and hands it to a worker, until the connection ends
+// (the error says why: errIdle for the idle timeout) or, with parking on,
+// until it has been idle for ParkAfter and the parker took it (errParked).
 func (r *reader) wait() error {
-	var rerr error
-	err := r.rc.Read(func(fd uintptr) bool {
-		again := false
-		r.f.workers.run(func() { again, rerr = r.drain(int(fd)) })
-		return !again
-	})
-	if err != nil {
-		return err
+	cfg := &r.f.cfg
+	for {
+		var deadline time.Time
+		if cfg.IdleTimeout > 0 {
+			deadline = r.active.Add(cfg.IdleTimeout)
+		}
+		if cfg.ParkAfter > 0 {
+			park := r.active.Add(cfg.ParkAfter)
+			if now := time.Now(); !park.After(now) {
+				// Woken from the parker: a past deadline would fail
+				// the read before it looks at the socket.
+				park = now.Add(cfg.ParkAfter)
+			}
+			if deadline.IsZero() || park.Before(deadline) {
+				deadline = park
+			}
+		}
+		if !deadline.IsZero() {
+			_ = r.c.SetReadDeadline(deadline)
+		}
+		var rerr error
+		err := r.rc.Read(func(fd uintptr) bool {
+			again := false
+			r.f.workers.run(func() { again, rerr = r.drain(int(fd)) })
+			return !again
+		})
+		switch {
+		case err == nil:
+			return rerr
+		case !errors.Is(err, os.ErrDeadlineExceeded):
+			return err
+		case cfg.IdleTimeout > 0 && time.Since(r.active) >= cfg.IdleTimeout:
+			return errIdle
+		case cfg.ParkAfter < 0 || time.Since(r.active) < cfg.ParkAfter:
+			// Bytes came in since the deadline was set: not idle yet.
+		case r.f.parker.park(r):
+			return errParked
+		}
 	}
-	return rerr
 }
 
 // drain reads and handles until the socket has nothing more (again=true)
@@ -161,11 +216,9 @@ func (r *reader) drain(fd int) (again bool, err error) {
 			r.f.pool.Put(bp)
 			return false, io.EOF
 		}
+		r.active = time.Now()
 		r.consume((*bp)[:n])
 		r.f.pool.Put(bp)
-		if r.f.cfg.IdleTimeout > 0 {
-			_ = r.c.SetReadDeadline(time.Now().Add(r.f.cfg.IdleTimeout))
-		}
 	}
 }
 

@@ -16,6 +16,9 @@ import (
 // DefaultBanner is the welcome sentence of the banner line.
 const DefaultBanner = "Welcome to the concurrent server!"
 
+// DefaultParkAfter is the default Config.ParkAfter.
+const DefaultParkAfter = time.Second
+
 // DefaultMaxLine is the default longest accepted line, in bytes, not
 // counting the line ending.
 const DefaultMaxLine = 4096
@@ -38,6 +41,10 @@ type Config struct {
 	// KeepAlive is the TCP keepalive period (default 15s); negative
 	// disables keepalives.
 	KeepAlive time.Duration
+	// ParkAfter is how long a connection may be idle before its goroutine
+	// ends and the connection waits in the door's own epoll set instead
+	// (Linux only); 0 means DefaultParkAfter, negative means never park.
+	ParkAfter time.Duration
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -54,6 +61,7 @@ type Front struct {
 	conns   sync.WaitGroup
 	pool    sync.Pool // *[]byte read buffers, borrowed only while data is there
 	workers *workers
+	parker  *parker
 }
 
 // Listen binds the TCP door's listener.
@@ -66,6 +74,9 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 	}
 	if cfg.MaxLine <= 0 {
 		cfg.MaxLine = DefaultMaxLine
+	}
+	if cfg.ParkAfter == 0 {
+		cfg.ParkAfter = DefaultParkAfter
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 15 * time.Second
@@ -80,6 +91,7 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
 	}
 	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers()}
+	f.parker = newParker(f)
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
 	return f, nil
 }
@@ -111,7 +123,7 @@ func (f *Front) Serve() error {
 			return fmt.Errorf("tcp door: accept: %w", err)
 		}
 		delay = 0
-		f.conns.Add(1)
+		f.conns.Add(1) // released when the connection ends, see runConn
 		go f.serveConn(c)
 	}
 }
@@ -152,5 +164,6 @@ func (f *Front) Close() error {
 // Wait blocks until every connection goroutine and worker has ended.
 func (f *Front) Wait() {
 	f.conns.Wait()
+	f.parker.close()
 	f.workers.close()
 }

@@ -2,21 +2,29 @@ package tcpfront
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // workerIdle is how long an idle worker waits for a job before exiting.
 const workerIdle = 10 * time.Second
 
+// maxWorkers caps the workers of one door. Past it a job waits for a
+// worker instead of starting one: a connection storm then costs a bounded
+// number of grown stacks, not one per connection.
+const maxWorkers = 256
+
 // workers runs connection work (reading, parsing, handling commands) on a
 // small, elastic set of goroutines, so that each connection's own goroutine
 // only waits for readability. That goroutine's stack then never grows past
 // the runtime's 2 KiB minimum, which is most of what an idle connection
 // costs: a goroutine stack, once grown, is never shrunk back below 4 KiB
-// while parked in the poller. A job always runs at once: on an idle worker
-// if there is one, else on a new worker; idle workers exit after
-// workerIdle. It is safe for concurrent use.
+// while parked in the poller. A job runs on an idle worker if there is one,
+// else on a new worker while fewer than maxWorkers exist, else it waits for
+// the next free worker; idle workers exit after workerIdle. It is safe for
+// concurrent use.
 type workers struct {
+	live  atomic.Int32 // workers running
 	jobs  chan job
 	quit  chan struct{}
 	wg    sync.WaitGroup
@@ -47,8 +55,13 @@ func (w *workers) run(fn func()) {
 	select {
 	case w.jobs <- j:
 	default:
-		w.wg.Add(1)
-		go w.work(j)
+		if w.live.Add(1) <= maxWorkers {
+			w.wg.Add(1)
+			go w.work(j)
+		} else {
+			w.live.Add(-1)
+			w.jobs <- j
+		}
 	}
 	<-done
 	w.dones.Put(done)
@@ -60,6 +73,7 @@ func (w *workers) run(fn func()) {
 // work runs jobs until it has been idle for workerIdle or the pool closes.
 func (w *workers) work(j job) {
 	defer w.wg.Done()
+	defer w.live.Add(-1)
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
