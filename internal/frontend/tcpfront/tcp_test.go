@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/server"
 )
@@ -650,4 +651,29 @@ func TestQuitAndClientClose(t *testing.T) {
 	c := dial(t, srv.addr)
 	c.send("/nick leaver") // the nick is free again
 	c.expectLine("* you are now leaver")
+}
+
+// TestIdleConnectionsWakeUp: connections that stay silent for a while (long
+// enough for the door to park them, see tcpfront.DefaultParkAfter) still
+// receive, and still answer as soon as they speak again. The sleep is the
+// scenario, not a synchronization.
+func TestIdleConnectionsWakeUp(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, server.Config{})
+	a := dial(t, srv.addr)
+	a.send("/sub wake")
+	a.expectLine("* subscribed wake")
+	b := dial(t, srv.addr)
+	for round := 0; round < 3; round++ {
+		time.Sleep(tcpfront.DefaultParkAfter + 300*time.Millisecond)
+		b.send(fmt.Sprintf("/pub wake round %d", round))
+		a.expectLine(fmt.Sprintf("[wake] %s: round %d", b.nick, round))
+		time.Sleep(tcpfront.DefaultParkAfter + 300*time.Millisecond)
+		a.quiet()
+		b.quiet()
+	}
+	a.send("/quit")
+	a.expectLine("* bye")
+	a.expectEOF()
+	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
 }
