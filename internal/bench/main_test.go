@@ -220,8 +220,13 @@ func TestConnsConsistent(t *testing.T) {
 	t.Parallel()
 	addr := startServer(t)
 	var rep connsReport
+	// Two explicit source addresses exercise the spreading used for
+	// large runs.
 	raw := runJSON(t, &rep, "conns", "--target", addr, "-n", "20", "-b", "5", "--settle", "10ms", "--idle", "50ms",
-		"--gap", "1ms", "--no-progress")
+		"--gap", "1ms", "--no-progress", "--sources", "127.0.0.2,127.0.0.3")
+	if rep.SourceAddrs != 2 || rep.Connections != 20 {
+		t.Errorf("source addrs %d, connections %d", rep.SourceAddrs, rep.Connections)
+	}
 	requireFields(t, raw, "bytes_per_conn", "bytes_per_conn_idle", "server_rss_bytes", "broadcast_last_p50_ms",
 		"broadcast_last_p99_ms", "server_cpu_seconds", "lost")
 	if rep.BroadcastsComplete != 5 || rep.Lost != 0 || rep.Delivered != 100 || rep.Expected != 100 {
