@@ -40,6 +40,7 @@ type Registry struct {
 
 type counters struct {
 	published, bytesOut        atomic.Uint64
+	writes, framesOut          atomic.Uint64
 	slowConsumers, rateLimited atomic.Uint64
 	writeErrors, rejected      atomic.Uint64
 	accepted                   atomic.Uint64
@@ -131,6 +132,8 @@ type Stats struct {
 	Published      uint64         // messages published by sessions
 	Delivered      uint64         // messages the hub handed to local clients
 	BytesOut       uint64         // bytes written to clients
+	Writes         uint64         // Transport.WriteBatch calls (one writev each on TCP)
+	FramesOut      uint64         // frames written; FramesOut/Writes is the coalescing factor
 	SlowConsumers  uint64         // sessions closed as slow consumers
 	RateLimited    uint64         // publishes refused by the rate limit
 	WriteErrors    uint64         // sessions ended by a write error
@@ -158,6 +161,8 @@ func (g *Registry) Stats() Stats {
 	st.Published = g.stats.published.Load()
 	st.Delivered = g.hub.Stats().Delivered
 	st.BytesOut = g.stats.bytesOut.Load()
+	st.Writes = g.stats.writes.Load()
+	st.FramesOut = g.stats.framesOut.Load()
 	st.SlowConsumers = g.stats.slowConsumers.Load()
 	st.RateLimited = g.stats.rateLimited.Load()
 	st.WriteErrors = g.stats.writeErrors.Load()

@@ -234,6 +234,8 @@ func (s *Session) writeLoop() {
 			return
 		}
 		s.reg.stats.bytesOut.Add(uint64(n))
+		s.reg.stats.writes.Add(1)
+		s.reg.stats.framesOut.Add(uint64(len(batch)))
 	}
 }
 
