@@ -61,21 +61,36 @@ type Message struct {
 	SenderNode uint64
 	SenderID   uint64
 
-	enc [NumEncodings]atomic.Pointer[[]byte]
+	encState [NumEncodings]atomic.Uint32 // encEmpty, encBusy or encReady
+	enc      [NumEncodings][]byte        // valid once encState is encReady
 }
+
+// Encoding slot states.
+const (
+	encEmpty uint32 = iota
+	encBusy
+	encReady
+)
 
 // Encoded returns the message in wire encoding number slot (0 ≤ slot <
 // NumEncodings), computing it with encode on first use and caching it. This
 // is how a message is formatted once per publish, not once per subscriber:
-// front ends that share an encoding share a slot. Concurrent first calls may
-// both run encode; one result wins and both are equal.
+// front ends that share an encoding share a slot. The first caller encodes
+// and publishes the bytes with an atomic store; a concurrent caller that
+// finds the slot busy encodes a private copy rather than wait.
 func (m *Message) Encoded(slot int, encode func(*Message) []byte) []byte {
-	if p := m.enc[slot].Load(); p != nil {
-		return *p
+	st := &m.encState[slot]
+	if st.Load() == encReady {
+		return m.enc[slot]
+	}
+	if !st.CompareAndSwap(encEmpty, encBusy) {
+		if st.Load() == encReady {
+			return m.enc[slot]
+		}
+		return encode(m)
 	}
 	b := encode(m)
-	if m.enc[slot].CompareAndSwap(nil, &b) {
-		return b
-	}
-	return *m.enc[slot].Load()
+	m.enc[slot] = b
+	st.Store(encReady)
+	return b
 }
