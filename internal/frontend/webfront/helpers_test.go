@@ -29,7 +29,7 @@ type testServer struct {
 	done chan error
 }
 
-func startServer(t *testing.T, mod func(*server.Config)) *testServer {
+func startServer(t testing.TB, mod func(*server.Config)) *testServer {
 	t.Helper()
 	cfg := server.Config{TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}
 	if mod != nil {
@@ -47,7 +47,7 @@ func startServer(t *testing.T, mod func(*server.Config)) *testServer {
 
 // stop shuts the server down and waits for Serve to return; safe to call
 // twice.
-func (ts *testServer) stop(t *testing.T) {
+func (ts *testServer) stop(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := ts.Shutdown(ctx); err != nil {

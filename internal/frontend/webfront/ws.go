@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,62 +15,36 @@ import (
 )
 
 // wsTransport adapts a WebSocket connection to session.Transport: one text
-// message per frame. Write deadlines become write contexts, cancelled by a
-// timer when a deadline is set while a write is in flight.
+// message per frame, a whole batch in one write through the corked
+// connection underneath. Deadlines apply to that write.
 type wsTransport struct {
 	c     *websocket.Conn
+	cork  *corkConn
 	final atomic.Uint32 // CloseReason of the final notice, set by the codec
-
-	mu       sync.Mutex // guards the fields below
-	deadline time.Time
-	inflight context.CancelFunc // cancels the write in progress, if any
-	timer    *time.Timer        // fires inflight at deadline
+	busy  atomic.Bool   // a batch is being written
 }
 
 // WriteBatch implements session.Transport.
 func (t *wsTransport) WriteBatch(frames [][]byte) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	t.mu.Lock()
-	if !t.deadline.IsZero() {
-		t.timer = time.AfterFunc(time.Until(t.deadline), cancel)
-	}
-	t.inflight = cancel
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		t.inflight = nil
-		if t.timer != nil {
-			t.timer.Stop()
-			t.timer = nil
-		}
-		t.mu.Unlock()
-	}()
+	t.busy.Store(true)
+	defer t.busy.Store(false)
+	t.cork.cork()
 	for _, f := range frames {
-		if err := t.c.Write(ctx, websocket.MessageText, f); err != nil {
+		// Corked, so this only frames the message into memory (it can
+		// wait for the library's write lock, held by a control frame
+		// whose write the deadline bounds).
+		if err := t.c.Write(context.Background(), websocket.MessageText, f); err != nil {
+			_ = t.cork.uncork()
 			return fmt.Errorf("websocket write: %w", err)
 		}
 	}
-	return nil
+	return t.cork.uncork()
 }
 
-// SetWriteDeadline implements session.Transport. A write in flight is cut
-// (and the connection closed) when the deadline passes.
+// SetWriteDeadline implements session.Transport; it bounds the write in
+// flight too.
 func (t *wsTransport) SetWriteDeadline(d time.Time) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.deadline = d
-	if t.inflight == nil {
-		return nil
-	}
-	if t.timer != nil {
-		t.timer.Stop()
-		t.timer = nil
-	}
-	if !d.IsZero() {
-		t.timer = time.AfterFunc(time.Until(d), t.inflight)
-	}
-	return nil
+	return t.cork.SetWriteDeadline(d)
 }
 
 // Close implements session.Transport. After the final notice it closes
@@ -80,10 +53,7 @@ func (t *wsTransport) SetWriteDeadline(d time.Time) error {
 // closes at once.
 func (t *wsTransport) Close() error {
 	r := session.CloseReason(t.final.Load())
-	t.mu.Lock()
-	busy := t.inflight != nil
-	t.mu.Unlock()
-	if r == session.ReasonNone || busy {
+	if r == session.ReasonNone || t.busy.Load() {
 		_ = t.c.CloseNow() // an error only means it was closed already
 		return nil
 	}
@@ -113,7 +83,8 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ticket.Release()
 	opts := &websocket.AcceptOptions{OriginPatterns: f.cfg.AllowedOrigins}
-	c, err := websocket.Accept(w, r, opts)
+	cw := &corkWriter{ResponseWriter: w}
+	c, err := websocket.Accept(cw, r, opts)
 	if err != nil {
 		// Accept has answered (403 for a foreign origin, 400 for a bad
 		// handshake).
@@ -121,7 +92,7 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(f.cfg.MaxMessage)
-	t := &wsTransport{c: c}
+	t := &wsTransport{c: c, cork: cw.conn}
 	s := session.New(f.reg, f.sessionConfig("ws", r.RemoteAddr), t, jsonCodec{final: &t.final})
 	reason := session.ReasonClientGone
 	defer func() {
