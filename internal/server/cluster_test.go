@@ -3,16 +3,19 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
@@ -82,8 +85,9 @@ func startNATS(t testing.TB, addr string) *natsembed.Server {
 	return ns
 }
 
-// startNode starts one node of the cluster on url.
-func startNode(t testing.TB, url, name string) *node {
+// startNode starts one node of the cluster on url; opts adjust its
+// configuration.
+func startNode(t testing.TB, url, name string, opts ...func(*server.Config)) *node {
 	t.Helper()
 	cfg := server.Config{
 		TCPAddr: "127.0.0.1:0",
@@ -92,6 +96,9 @@ func startNode(t testing.TB, url, name string) *node {
 			Heartbeat: 100 * time.Millisecond, PeerTimeout: 600 * time.Millisecond,
 			MaxBackoff: 200 * time.Millisecond,
 		},
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -104,14 +111,15 @@ func startNode(t testing.TB, url, name string) *node {
 	return n
 }
 
-// startCluster runs NATS and k nodes n1…nk that see each other.
-func startCluster(t testing.TB, k int) (*natsembed.Server, []*node) {
+// startCluster runs NATS and k nodes n1…nk that see each other; opts
+// adjust every node's configuration.
+func startCluster(t testing.TB, k int, opts ...func(*server.Config)) (*natsembed.Server, []*node) {
 	t.Helper()
 	ns := startNATS(t, "")
 	t.Cleanup(ns.Shutdown) // runs after the nodes' cleanups
 	var nodes []*node
 	for i := 1; i <= k; i++ {
-		nodes = append(nodes, startNode(t, ns.ClientURL(), fmt.Sprintf("n%d", i)))
+		nodes = append(nodes, startNode(t, ns.ClientURL(), fmt.Sprintf("n%d", i), opts...))
 	}
 	waitPeers(t, nodes)
 	return ns, nodes
@@ -549,4 +557,90 @@ func TestClusterNodeShutdown(t *testing.T) {
 		t.Fatalf("ben got %q", got)
 	}
 	eventually(t, "cid to leave ops on n2", func() bool { return b.who("ops") == "* ops: ann, ben (2)" })
+}
+
+// wsFrame is one JSON frame from the web door.
+type wsFrame map[string]any
+
+func (f wsFrame) s(k string) string { v, _ := f[k].(string); return v }
+
+// wsExpect reads frames until one satisfies match.
+func wsExpect(t *testing.T, c *websocket.Conn, what string, match func(wsFrame) bool) wsFrame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("ws: waiting for %s: %v", what, err)
+		}
+		var f wsFrame
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatalf("ws: bad frame %q: %v", b, err)
+		}
+		if f.s("op") == "error" {
+			t.Fatalf("ws: waiting for %s: error frame %v", what, f)
+		}
+		if match(f) {
+			return f
+		}
+	}
+}
+
+func wsSend(t *testing.T, c *websocket.Conn, v any) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatalf("ws write: %v", err)
+	}
+}
+
+func TestClusterWebSocketAcrossNodes(t *testing.T) {
+	t.Parallel()
+	_, ns := startCluster(t, 3, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+ns[0].HTTPAddr()+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial ws: %v", err)
+	}
+	defer ws.CloseNow()
+	wsExpect(t, ws, "welcome", func(f wsFrame) bool { return f.s("op") == "info" })
+	wsSend(t, ws, map[string]string{"op": "sub", "topic": "web.>"})
+	wsExpect(t, ws, "the subscribed reply", func(f wsFrame) bool { return strings.Contains(f.s("text"), "subscribed web.>") })
+
+	tcpPub := dial(t, ns[1])
+	tcpSub := dial(t, ns[2])
+	tcpSub.ask("/sub tcp.*", "* subscribed tcp.*")
+	// TCP on n2 → WebSocket on n1, straight after the promise.
+	tcpPub.send("/pub web.news hello-ws")
+	f := wsExpect(t, ws, "the message from n2", func(f wsFrame) bool { return f.s("op") == "msg" })
+	if f.s("topic") != "web.news" || f.s("text") != "hello-ws" || f.s("from") != tcpPub.nick {
+		t.Fatalf("ws got %v", f)
+	}
+	// WebSocket on n1 → TCP on n3.
+	wsSend(t, ws, map[string]string{"op": "pub", "topic": "tcp.x", "text": "hello-tcp"})
+	if got := tcpSub.waitMessages(1); len(got) != 1 || !strings.HasPrefix(got[0], "[tcp.x] ") || !strings.HasSuffix(got[0], ": hello-tcp") {
+		t.Fatalf("tcp got %q", got)
+	}
+	// /api/stats carries the cluster section.
+	resp, err := http.Get("http://" + ns[0].HTTPAddr() + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct {
+		Cluster struct {
+			Node      string            `json:"node"`
+			Connected bool              `json:"connected"`
+			Peers     []json.RawMessage `json:"peers"`
+		} `json:"cluster"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&stats)
+	_ = resp.Body.Close()
+	if err != nil || stats.Cluster.Node != "n1" || !stats.Cluster.Connected || len(stats.Cluster.Peers) != 2 {
+		t.Fatalf("/api/stats cluster section %+v, %v", stats.Cluster, err)
+	}
+	_ = ws.Close(websocket.StatusNormalClosure, "")
 }
