@@ -110,7 +110,12 @@
   function onWelcome(f) {
     state.nick = f.nick;
     $('nick-input').value = state.nick;
-    if (state.wantNick && state.wantNick !== state.nick) send({ op: 'nick', nick: state.wantNick });
+    if (state.wantNick && state.wantNick !== state.nick) {
+      send({ op: 'nick', nick: state.wantNick });
+    } else if (!state.everNamed) {
+      state.everNamed = true;
+      state.hint = 'You are ' + f.nick + '. Pick a nick: type it in the box at the top and press Enter.';
+    }
     var rooms = state.rooms.size ? Array.from(state.rooms.keys()) : load('sb.rooms', ['lobby']);
     if (!rooms.length) rooms = ['lobby'];
     var cur = state.current || load('sb.current', rooms[0]);
@@ -124,6 +129,10 @@
       case 'join':
         ensureRoom(f.room);
         switchRoom(f.room);
+        if (state.hint) {
+          system('info', state.hint);
+          state.hint = '';
+        }
         send({ op: 'who', room: f.room });
         return;
       case 'who':

@@ -11,6 +11,7 @@
 // rules and graceful shutdown are the same on every door.
 //
 // Files by job: front.go (config, mux, lifecycle), ws.go (WebSocket door),
-// frame.go (JSON frames in), codec.go (JSON and SSE frames out), sse.go,
-// publish.go, auth.go, metrics.go, stats.go, assets.go.
+// wscork.go (one write per batch under coder/websocket), frame.go (JSON
+// frames in), codec.go (JSON and SSE frames out), sse.go, publish.go,
+// auth.go, metrics.go, stats.go, assets.go.
 package webfront
