@@ -3,6 +3,7 @@ package webfront_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -326,5 +327,34 @@ func TestMetricsAndStats(t *testing.T) {
 	if st.Connections != 2 || st.Sessions.ByDoor["ws"] != 1 || st.Sessions.ByDoor["tcp"] != 1 || st.ProcessRSSBytes == 0 ||
 		st.Runtime.Goroutines == 0 || st.Runtime.GOMAXPROCS == 0 || st.Runtime.Threads == 0 || st.Hub.Topics == 0 {
 		t.Fatalf("stats: %s", body)
+	}
+}
+
+// TestWebSocketSanitizeAndRateLimit checks that the WebSocket door applies
+// the TCP door's text sanitising and per-client rate limit.
+func TestWebSocketSanitizeAndRateLimit(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *server.Config) { c.RateLimit = 0.001; c.RateBurst = 1 })
+	tcp := dialTCP(t, ts)
+	tcp.send("/sub news")
+	tcp.expect("subscribed", func(l string) bool { return strings.Contains(l, "subscribed news") })
+	w := dialWS(t, ts, "", nil)
+	w.send(map[string]string{"op": "pub", "topic": "news", "text": "red \x1b[31malert\u0007"})
+	l := tcp.expect("message", func(l string) bool { return strings.HasPrefix(l, "[news] ") })
+	if strings.ContainsAny(l, "\x1b\a") || !strings.Contains(l, "\uFFFD[31malert\uFFFD") {
+		t.Fatalf("not sanitised: %q", l)
+	}
+	w.send(map[string]string{"op": "pub", "topic": "news", "text": "again"})
+	f := w.expect("refusal", func(f frame) bool { return f.s("op") == "error" })
+	if f.s("re") != "pub" || !strings.Contains(f.s("text"), "rate limited") {
+		t.Fatalf("got %v", f)
+	}
+}
+
+func TestBadOriginPattern(t *testing.T) {
+	t.Parallel()
+	_, err := server.New(server.Config{TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Web: server.WebConfig{AllowedOrigins: []string{"[bad"}}}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "bad allowed origin pattern") {
+		t.Fatalf("New with a bad origin pattern: %v", err)
 	}
 }

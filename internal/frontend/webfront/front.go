@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -156,6 +157,11 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	cfg.setDefaults()
 	if h == nil || reg == nil {
 		return nil, errors.New("web door: hub and registry are required")
+	}
+	for _, p := range cfg.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("web door: bad allowed origin pattern %q: %w", p, err)
+		}
 	}
 	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	f.connsGone = sync.NewCond(&f.connMu)
