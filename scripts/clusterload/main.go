@@ -6,10 +6,10 @@
 //	    nodes, subscribes each to demo.>, prints READY, then measures:
 //	    the one broadcast on demo.all (latency from the publish time in its
 //	    text to each client's receipt), and the sustained fan-out on
-//	    demo.rate until a message on demo.end has reached every client.
+//	    demo.rate until every publisher's demo.end has reached every client.
 //	clusterload pub --addrs A,B,… [--rate R --duration D | --broadcast]
 //	    publishes from one connection per node: one broadcast, or R
-//	    messages per second in total for D, then demo.end.
+//	    messages per second in total for D, then demo.end from each.
 //
 // Output is one JSON object per line. Every run is bounded by --deadline.
 package main
@@ -123,10 +123,12 @@ func (k *conn) until(want string) error {
 
 // clientStats is what the clients of one process saw.
 type clientStats struct {
-	bcastLat              []int64 // ns per client; 0 = not received
-	rateCount, endCount   atomic.Int64
-	firstRate, lastRate   atomic.Int64
-	bcastCount, closed    atomic.Int64 // closed: connections the server ended
+	bcastLat            []int64        // ns per client; 0 = not received
+	ends                []atomic.Int32 // demo.end messages seen per client
+	wantEnds            int32          // one per publisher (node)
+	rateCount, endCount atomic.Int64
+	firstRate, lastRate atomic.Int64
+	bcastCount, closed  atomic.Int64 // closed: connections the server ended
 }
 
 func clients(ctx context.Context, nodes []string, n int, src string, par int) error {
@@ -164,7 +166,7 @@ func clients(ctx context.Context, nodes []string, n int, src string, par int) er
 	ok := n - int(failed.Load())
 	emit(map[string]any{"event": "ready", "clients": ok, "failed": failed.Load(), "first_error": firstErr.Load(), "connect_s": time.Since(start).Seconds()})
 
-	st := &clientStats{bcastLat: make([]int64, n)}
+	st := &clientStats{bcastLat: make([]int64, n), ends: make([]atomic.Int32, n), wantEnds: int32(len(nodes))}
 	var done sync.WaitGroup
 	for i, k := range conns {
 		if k == nil {
@@ -252,7 +254,11 @@ func read(k *conn, i int, st *clientStats) {
 				}
 			}
 		case bytes.HasPrefix(l, topicEnd):
-			st.endCount.Add(1)
+			// Each publisher ends with demo.end; per-publisher order means
+			// that once a client has every end it has every message.
+			if st.ends[i].Add(1) == st.wantEnds {
+				st.endCount.Add(1)
+			}
 		}
 	}
 }
@@ -291,14 +297,12 @@ func publish(ctx context.Context, nodes []string, bcast bool, rate float64, dur 
 	}
 	elapsed := time.Since(start)
 	for _, k := range pubs {
-		fmt.Fprintf(k.c, "/ping flushed\n")
-		if err := k.until("* pong flushed"); err != nil {
+		fmt.Fprintf(k.c, "/pub demo.end end\n/ping end\n")
+	}
+	for _, k := range pubs {
+		if err := k.until("* pong end"); err != nil {
 			return err
 		}
-	}
-	fmt.Fprintf(pubs[0].c, "/pub demo.end end\n/ping end\n")
-	if err := pubs[0].until("* pong end"); err != nil {
-		return err
 	}
 	emit(map[string]any{"event": "published", "messages": sent, "seconds": elapsed.Seconds(), "rate": float64(sent) / elapsed.Seconds()})
 	return nil
