@@ -36,6 +36,32 @@ type Registry struct {
 	byDoor   map[string]int
 
 	stats counters
+
+	// frames recycles the backing arrays of outbound queues: a session
+	// takes one when its queue goes from empty to non-empty and gives it
+	// back when its writer goes idle, so busy sessions do not allocate per
+	// wake-up and idle ones pin nothing.
+	frames sync.Pool
+}
+
+// frameSliceCap is the capacity of pooled queue slices; larger ones, grown
+// under a burst, are left to the garbage collector.
+const frameSliceCap = 256
+
+func (g *Registry) getFrames() [][]byte {
+	if p, ok := g.frames.Get().(*[][]byte); ok {
+		return (*p)[:0]
+	}
+	return make([][]byte, 0, frameSliceCap)
+}
+
+func (g *Registry) putFrames(f [][]byte) {
+	if f == nil || cap(f) != frameSliceCap {
+		return
+	}
+	clear(f[:cap(f)])
+	f = f[:0]
+	g.frames.Put(&f)
 }
 
 type counters struct {

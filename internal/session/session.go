@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -175,6 +176,9 @@ func (s *Session) enqueue(b []byte) {
 		s.mu.Unlock()
 		return
 	}
+	if s.queue == nil {
+		s.queue = s.reg.getFrames()
+	}
 	s.queue = append(s.queue, b)
 	s.pending += len(b)
 	s.startWriterLocked()
@@ -197,11 +201,22 @@ func (s *Session) startWriterLocked() {
 // once the final notice is out.
 func (s *Session) writeLoop() {
 	defer s.writers.Done()
+	lingered := false
 	for {
 		s.mu.Lock()
+		if len(s.queue) == 0 && !s.closed && !s.closing && !lingered {
+			// Give a busy publisher one turn to queue more before this
+			// writer exits: fewer writer start-ups, bigger batches.
+			lingered = true
+			s.mu.Unlock()
+			runtime.Gosched()
+			continue
+		}
 		if len(s.queue) == 0 || s.closed {
 			s.writing = false
 			// An idle session pins no write buffers.
+			s.reg.putFrames(s.queue)
+			s.reg.putFrames(s.spare)
 			s.queue, s.spare = nil, nil
 			finish := s.closing && !s.closed
 			s.mu.Unlock()
@@ -210,8 +225,9 @@ func (s *Session) writeLoop() {
 			}
 			return
 		}
+		lingered = false
 		batch := s.queue
-		s.queue = s.spare[:0]
+		s.queue = s.spare
 		s.spare = nil
 		s.mu.Unlock()
 
@@ -220,12 +236,15 @@ func (s *Session) writeLoop() {
 			n += len(b)
 		}
 		err := s.t.WriteBatch(batch)
+		frames := len(batch)
 		clear(batch)
 
 		s.mu.Lock()
 		s.pending -= n
-		if s.spare == nil && cap(batch) <= 1024 {
+		if s.spare == nil {
 			s.spare = batch[:0]
+		} else {
+			s.reg.putFrames(batch)
 		}
 		s.mu.Unlock()
 		if err != nil {
@@ -235,7 +254,7 @@ func (s *Session) writeLoop() {
 		}
 		s.reg.stats.bytesOut.Add(uint64(n))
 		s.reg.stats.writes.Add(1)
-		s.reg.stats.framesOut.Add(uint64(len(batch)))
+		s.reg.stats.framesOut.Add(uint64(frames))
 	}
 }
 

@@ -1,0 +1,80 @@
+package session
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+)
+
+// discardTransport counts what it is asked to write and writes nothing,
+// so BenchmarkSessionFanout measures the queue and writer machinery alone.
+type discardTransport struct {
+	frames, writes atomic.Int64
+}
+
+func (d *discardTransport) WriteBatch(f [][]byte) error {
+	d.frames.Add(int64(len(f)))
+	d.writes.Add(1)
+	return nil
+}
+func (d *discardTransport) SetWriteDeadline(time.Time) error { return nil }
+func (d *discardTransport) Close() error                     { return nil }
+
+type benchCodec struct{}
+
+func (benchCodec) Slot() int { return SlotLine }
+func (benchCodec) Message(m *hub.Message) []byte {
+	return []byte("[" + m.Topic + "] " + m.From + ": " + m.Text + "\n")
+}
+func (benchCodec) Reply(r Reply) []byte { return []byte("* " + r.Text + "\n") }
+
+// BenchmarkSessionFanout publishes to K sessions and waits until every
+// frame has been handed to a transport: hub fan-out, encoding once, queue
+// appends, on-demand writers and batching, without the kernel.
+func BenchmarkSessionFanout(b *testing.B) {
+	for _, k := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("K=%d", k), func(b *testing.B) {
+			h := hub.New(hub.Config{})
+			reg := NewRegistry(h, Limits{})
+			ts := make([]*discardTransport, k)
+			ss := make([]*Session, k)
+			for i := range ts {
+				ts[i] = &discardTransport{}
+				ss[i] = New(reg, Config{Door: "bench", MaxPending: 64 << 20}, ts[i], benchCodec{})
+				if err := ss[i].Client().Subscribe("bench.t", ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pub := h.Connect(&discardSub{})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				_, _ = pub.Publish("bench.t", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+			}
+			for _, t := range ts {
+				for t.frames.Load() < int64(b.N) {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+			b.StopTimer()
+			var frames, writes int64
+			for _, t := range ts {
+				frames += t.frames.Load()
+				writes += t.writes.Load()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k), "ns/delivery")
+			b.ReportMetric(float64(frames)/float64(writes), "frames/write")
+			for _, s := range ss {
+				s.Finish(ReasonShutdown)
+			}
+			pub.Close()
+		})
+	}
+}
+
+type discardSub struct{}
+
+func (discardSub) Deliver(*hub.Message) {}
