@@ -83,6 +83,10 @@ var (
 		"Messages, events and private messages queued to sessions.", nil, nil)
 	descBytesOut = prometheus.NewDesc("switchboard_session_sent_bytes_total",
 		"Bytes written to clients.", nil, nil)
+	descWrites = prometheus.NewDesc("switchboard_session_writes_total",
+		"Batched writes to clients (one writev each on TCP).", nil, nil)
+	descFramesOut = prometheus.NewDesc("switchboard_session_sent_frames_total",
+		"Frames (lines, WebSocket messages, SSE events) written to clients; divided by writes it is the coalescing factor.", nil, nil)
 	descSlow = prometheus.NewDesc("switchboard_session_slow_consumers_total",
 		"Sessions disconnected because their outbound queue overflowed.", nil, nil)
 	descRateLimited = prometheus.NewDesc("switchboard_session_rate_limited_messages_total",
@@ -111,7 +115,7 @@ type hubCollector struct{ f *Front }
 // Describe implements prometheus.Collector.
 func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descAccepted, descRejected, descSessPublished, descSessDelivered,
-		descBytesOut, descSlow, descRateLimited, descWriteErrors, descQueued,
+		descBytesOut, descWrites, descFramesOut, descSlow, descRateLimited, descWriteErrors, descQueued,
 		descClients, descRooms, descSubs, descTopics, descHubPublished, descHubDelivered} {
 		ch <- d
 	}
@@ -138,6 +142,8 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSessPublished, rs.Published)
 	counter(descSessDelivered, rs.Delivered)
 	counter(descBytesOut, rs.BytesOut)
+	counter(descWrites, rs.Writes)
+	counter(descFramesOut, rs.FramesOut)
 	counter(descSlow, rs.SlowConsumers)
 	counter(descRateLimited, rs.RateLimited)
 	counter(descWriteErrors, rs.WriteErrors)

@@ -70,6 +70,8 @@ type SessionStats struct {
 	Published     uint64         `json:"published"`
 	Delivered     uint64         `json:"delivered"`
 	BytesOut      uint64         `json:"bytes_out"`
+	Writes        uint64         `json:"writes"`     // write system calls (writev on TCP)
+	FramesOut     uint64         `json:"frames_out"` // frames written; frames_out/writes = coalescing
 	SlowConsumers uint64         `json:"slow_consumers"`
 	RateLimited   uint64         `json:"rate_limited"`
 	WriteErrors   uint64         `json:"write_errors"`
@@ -267,6 +269,7 @@ func (p *sampler) snapshot() (Stats, hists) {
 	st.Sessions = SessionStats{
 		ByDoor: rs.SessionsByDoor, Accepted: rs.Accepted, Rejected: rs.Rejected,
 		Published: rs.Published, Delivered: rs.Delivered, BytesOut: rs.BytesOut,
+		Writes: rs.Writes, FramesOut: rs.FramesOut,
 		SlowConsumers: rs.SlowConsumers, RateLimited: rs.RateLimited,
 		WriteErrors: rs.WriteErrors, QueuedBytes: rs.QueuedBytes,
 	}
