@@ -71,6 +71,23 @@ func (f *Front) streamGrant(r *http.Request) grant {
 	return g
 }
 
+// authorizeStream checks that a WebSocket or SSE request may subscribe,
+// answering 401 (and counting the failure for door) when it may not.
+func (f *Front) authorizeStream(w http.ResponseWriter, r *http.Request, door string) (grant, bool) {
+	g := f.streamGrant(r)
+	switch {
+	case g.wrong:
+		f.metrics.authFailures.WithLabelValues(door).Inc()
+		unauthorized(w, "wrong token")
+		return g, false
+	case !g.subscribe:
+		f.metrics.authFailures.WithLabelValues(door).Inc()
+		unauthorized(w, "this server needs a token: Authorization: Bearer TOKEN or ?token=TOKEN")
+		return g, false
+	}
+	return g, true
+}
+
 // unauthorized answers 401 with a bearer challenge and a clear message.
 func unauthorized(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)

@@ -71,15 +71,8 @@ func (t *sseTransport) Close() error {
 // as Server-Sent Events. The response head and one ": subscribed PATTERN"
 // comment per topic are sent once every subscription is active.
 func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
-	g := f.streamGrant(r)
-	switch {
-	case g.wrong:
-		f.metrics.authFailures.WithLabelValues("sse").Inc()
-		unauthorized(w, "wrong token")
-		return
-	case !g.subscribe:
-		f.metrics.authFailures.WithLabelValues("sse").Inc()
-		unauthorized(w, "this server needs a token: Authorization: Bearer TOKEN or ?token=TOKEN")
+	_, ok := f.authorizeStream(w, r, "sse")
+	if !ok {
 		return
 	}
 	topics, err := sseTopics(r)

@@ -64,15 +64,8 @@ func (t *wsTransport) Close() error {
 // serveWS upgrades a request to a WebSocket session and reads its frames
 // until the connection ends.
 func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
-	g := f.streamGrant(r)
-	switch {
-	case g.wrong:
-		f.metrics.authFailures.WithLabelValues("ws").Inc()
-		unauthorized(w, "wrong token")
-		return
-	case !g.subscribe:
-		f.metrics.authFailures.WithLabelValues("ws").Inc()
-		unauthorized(w, "this server needs a token: Authorization: Bearer TOKEN or ?token=TOKEN")
+	g, ok := f.authorizeStream(w, r, "ws")
+	if !ok {
 		return
 	}
 	ticket, err := f.reg.Admit(r.RemoteAddr)
