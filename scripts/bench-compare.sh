@@ -106,7 +106,7 @@ for port in "$REDIS_PORT" "$NATS_PORT" "$SB_PORT"; do
 		exit 1
 	fi
 done
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode no --save '' --appendonly no \
 	--maxclients 19900 --daemonize no --loglevel warning >"$tmp/redis.log" 2>&1 &
 redis_pid=$!
 started+=("$redis_pid")

@@ -23,6 +23,7 @@ type fanoutOpts struct {
 	rate     float64       // total publish rate, msgs/s; 0 = as fast as the window allows
 	batch    int           // commands per write
 	window   int           // max messages in flight per subscriber, 0 = open loop
+	inflight int64         // cap on deliveries in flight over all subscribers, 0 = none
 	drain    time.Duration // wait for stragglers after the last publish
 	bufSize  int           // subscriber read buffer
 }
@@ -43,6 +44,7 @@ func fanoutMain(ctx context.Context, scenario string, args []string, stdout, std
 	fs.Float64Var(&o.rate, "rate", defRate, "total publish rate in messages/s (0: as fast as --window allows)")
 	fs.IntVar(&o.batch, "batch", 64, "publish commands per write")
 	fs.IntVar(&o.window, "window", defWindow, "max messages in flight per subscriber before publishers wait (0: open loop)")
+	fs.Int64Var(&o.inflight, "max-inflight", 250000, "cap on deliveries in flight over all subscribers, so large K does not queue seconds of messages (0: no cap)")
 	fs.DurationVar(&o.drain, "drain", 5*time.Second, "after publishing, wait at most this long for deliveries")
 	fs.IntVar(&o.bufSize, "buf", 64<<10, "subscriber read buffer bytes")
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -75,8 +77,8 @@ func (o *fanoutOpts) validate() error {
 		return fmt.Errorf("bench: at most %d connections per process", maxConnsPerProcess)
 	case o.duration <= 0 && o.count <= 0:
 		return errors.New("bench: give --duration or --count")
-	case o.duration < 0 || o.count < 0 || o.rate < 0 || o.window < 0 || o.drain < 0:
-		return errors.New("bench: negative --duration, --count, --rate, --window or --drain")
+	case o.duration < 0 || o.count < 0 || o.rate < 0 || o.window < 0 || o.drain < 0 || o.inflight < 0:
+		return errors.New("bench: negative --duration, --count, --rate, --window, --max-inflight or --drain")
 	case o.size < 1 || o.size > 1<<20:
 		return errors.New("bench: --size must be in 1..1048576")
 	case o.batch < 1:
@@ -126,6 +128,7 @@ type fanoutReport struct {
 	PayloadBytes   int     `json:"payload_bytes"`
 	RateTarget     float64 `json:"rate_target_per_sec"`
 	Window         int     `json:"window_per_subscriber"`
+	MaxInflight    int64   `json:"max_inflight"`
 	Published      int64   `json:"published"`
 	Expected       int64   `json:"expected"`
 	Delivered      int64   `json:"delivered"`
@@ -274,7 +277,7 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 	rep := &fanoutReport{
 		Scenario: o.scenario, Target: o.common.target.String(), Server: proto.name(),
 		Subscribers: o.subs, Publishers: o.pubs, PayloadBytes: o.size,
-		RateTarget: o.rate, Window: o.window,
+		RateTarget: o.rate, Window: o.window, MaxInflight: o.inflight,
 		Published: published, Expected: published * int64(o.subs),
 	}
 	last := publishEnd.UnixNano()
@@ -464,7 +467,12 @@ func (r *fanoutRun) publishLoop(ctx context.Context, i int, p *publisher, start 
 		if o.window > 0 {
 			alive := r.alive.Load()
 			inFlight := r.published.Load()*alive - (r.delivered.Load() - r.deadRecv.Load())
-			if alive > 0 && inFlight+n*alive > int64(o.window)*alive {
+			limit := int64(o.window) * alive
+			if o.inflight > 0 {
+				// Never below one batch, or the publisher could not start.
+				limit = max(min(limit, o.inflight), n*alive)
+			}
+			if alive > 0 && inFlight+n*alive > limit {
 				r.waiting.Add(1)
 				err := wait(time.Millisecond)
 				r.waiting.Add(-1)

@@ -71,7 +71,7 @@ func (s serverFigures) rows() []tableRow {
 }
 
 func (f fanoutReport) rows() []tableRow {
-	rate := "max (window " + fmtInt(int64(f.Window)) + "/subscriber)"
+	rate := "max (window " + fmtInt(int64(f.Window)) + "/subscriber, " + fmtInt(f.MaxInflight) + " in flight)"
 	if f.RateTarget > 0 {
 		rate = fmtRate(f.RateTarget) + " msgs/s"
 	}

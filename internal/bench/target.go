@@ -10,7 +10,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // errSlowConsumer is returned by a subscriber whose server closed it for not
@@ -106,6 +109,7 @@ func (d *dialer) dial(ctx context.Context) (*countingConn, *bufio.Reader, error)
 	if len(d.sources) > 0 {
 		ip := d.sources[d.next.Add(1)%uint64(len(d.sources))]
 		nd.LocalAddr = &net.TCPAddr{IP: ip}
+		nd.Control = bindNoPort
 	}
 	c, err := nd.DialContext(ctx, "tcp", d.t.addr)
 	if err != nil {
@@ -113,6 +117,25 @@ func (d *dialer) dial(ctx context.Context) (*countingConn, *bufio.Reader, error)
 	}
 	cc := &countingConn{Conn: c}
 	return cc, bufio.NewReaderSize(cc, d.bufSize), nil
+}
+
+// bindNoPort sets IP_BIND_ADDRESS_NO_PORT before the dialer binds the
+// source address: the kernel then picks the port at connect time, unique
+// per (source, destination) pair, instead of reserving a port exclusively
+// at bind time. Without it, binding thousands of sockets crawls once other
+// processes hold many ports (TIME_WAIT included) on the same address.
+func bindNoPort(network, address string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("set IP_BIND_ADDRESS_NO_PORT: %w", serr)
+	}
+	return nil
 }
 
 // countingConn counts Read calls that returned data, so a subscriber can
