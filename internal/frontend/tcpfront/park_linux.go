@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -37,7 +38,20 @@ type parker struct {
 	nextID uint64
 	closed bool
 	done   chan struct{} // closed when the poller has exited
+
+	sinceRelease int       // connections parked since the last memory release
+	lastRelease  time.Time // poller only
 }
+
+// Memory release policy: once releaseAfter connections have parked since
+// the last release, and at most every releaseEvery, the poller forces a
+// garbage collection and returns free memory to the OS. The stacks of the
+// goroutines that parked connections gave up are only freed by a GC, and an
+// idle server allocates too little to start one for minutes.
+const (
+	releaseAfter = 1024
+	releaseEvery = 5 * time.Second
+)
 
 func newParker(f *Front) *parker {
 	return &parker{f: f, log: f.log, parked: make(map[uint64]*reader)}
@@ -89,6 +103,7 @@ func (p *parker) park(r *reader) bool {
 	}
 	id := r.park.id
 	p.parked[id] = r
+	p.sinceRelease++
 	op := syscall.EPOLL_CTL_ADD
 	if r.park.registered {
 		op = syscall.EPOLL_CTL_MOD
@@ -155,6 +170,10 @@ func (p *parker) poll() {
 			p.mu.Unlock()
 			return
 		}
+		release := p.sinceRelease >= releaseAfter && time.Since(p.lastRelease) >= releaseEvery
+		if release {
+			p.sinceRelease = 0
+		}
 		for _, ev := range events[:max(n, 0)] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			if r, ok := p.parked[id]; ok {
@@ -174,6 +193,10 @@ func (p *parker) poll() {
 		p.mu.Unlock()
 		for _, r := range wake {
 			go p.f.runConn(r)
+		}
+		if release {
+			debug.FreeOSMemory()
+			p.lastRelease = time.Now()
 		}
 	}
 }
