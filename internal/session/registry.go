@@ -44,9 +44,14 @@ type Registry struct {
 	frames sync.Pool
 }
 
-// frameSliceCap is the capacity of pooled queue slices; larger ones, grown
-// under a burst, are left to the garbage collector.
-const frameSliceCap = 256
+// Pooled queue slices start with frameSliceCap entries (384 bytes), so a
+// broadcast that wakes thousands of sessions for one frame each borrows
+// little; slices grown by busy sessions are pooled too, up to
+// maxPooledFrames entries.
+const (
+	frameSliceCap   = 16
+	maxPooledFrames = 1024
+)
 
 func (g *Registry) getFrames() [][]byte {
 	if p, ok := g.frames.Get().(*[][]byte); ok {
@@ -56,7 +61,7 @@ func (g *Registry) getFrames() [][]byte {
 }
 
 func (g *Registry) putFrames(f [][]byte) {
-	if f == nil || cap(f) != frameSliceCap {
+	if cap(f) < frameSliceCap || cap(f) > maxPooledFrames {
 		return
 	}
 	clear(f[:cap(f)])
