@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -428,6 +429,16 @@ func (r *fanoutRun) publishLoop(ctx context.Context, i int, p *publisher, start 
 		deadline = start.Add(o.duration)
 	}
 	rate := o.rate / float64(o.pubs)
+	if rate > 0 && o.duration > 0 {
+		// At a fixed rate the duration is a number of messages: those
+		// scheduled before the deadline. A publisher running late gets
+		// a tenth of the duration's grace to send them.
+		due := int64(math.Ceil(o.duration.Seconds() * rate))
+		if quota < 0 || due < quota {
+			quota = due
+		}
+		deadline = deadline.Add(o.duration / 10)
+	}
 	payload := make([]byte, 0, o.size+payloadHeaderMax)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

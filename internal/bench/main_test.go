@@ -162,9 +162,10 @@ func TestFanoutDurationAndRate(t *testing.T) {
 	addr := startServer(t)
 	var rep fanoutReport
 	runJSON(t, &rep, "fanout", "--target", "tcp://"+addr, "-k", "5", "--duration", "500ms", "--rate", "400", "--no-progress")
-	// At 400 msgs/s for half a second the publisher sends about 200; the
-	// bound is loose because the machine may be busy.
-	if rep.Published < 1 || rep.Published > 400 {
+	// At 400 msgs/s for half a second the publisher sends the 200
+	// messages scheduled in that time, fewer only if the machine is so
+	// busy that it falls behind by more than the grace period.
+	if rep.Published < 1 || rep.Published > 200 {
 		t.Errorf("published = %d at 400/s for 0.5 s", rep.Published)
 	}
 	if rep.Lost == 0 && rep.Delivered != rep.Published*5 {
