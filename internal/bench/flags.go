@@ -38,7 +38,7 @@ func (c *commonOpts) register(fs *flag.FlagSet, timeout time.Duration, topic str
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
 	fs.BoolVar(&c.noProgress, "no-progress", false, "do not draw the progress bar on stderr")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "PID of the server, for its CPU seconds and RSS (0: find the local process listening on the target)")
-	fs.DurationVar(&c.timeout, "timeout", timeout, "hard bound on the whole run")
+	fs.DurationVar(&c.timeout, "timeout", timeout, "hard bound on the whole run (default: long enough for the scenario's phases plus a minute)")
 	fs.DurationVar(&c.dialTimeout, "dial-timeout", 10*time.Second, "bound on connecting and subscribing one client")
 	fs.StringVar(&c.topic, "topic", topic, "topic (channel, subject) to use")
 	fs.StringVar(&c.sourcesStr, "sources", "auto", "local source addresses: auto (127.0.0.2-127.0.0.9 for many loopback connections), none, or a comma-separated list of IPs")
