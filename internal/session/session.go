@@ -202,11 +202,14 @@ func (s *Session) startWriterLocked() {
 func (s *Session) writeLoop() {
 	defer s.writers.Done()
 	lingered := false
+	busy := false // more than one frame has come through this writer
 	for {
 		s.mu.Lock()
-		if len(s.queue) == 0 && !s.closed && !s.closing && !lingered {
+		if len(s.queue) == 0 && busy && !s.closed && !s.closing && !lingered {
 			// Give a busy publisher one turn to queue more before this
-			// writer exits: fewer writer start-ups, bigger batches.
+			// writer exits: fewer writer start-ups, bigger batches. A
+			// writer started for a single frame (a broadcast waking
+			// thousands of sessions) exits at once instead.
 			lingered = true
 			s.mu.Unlock()
 			runtime.Gosched()
@@ -237,6 +240,7 @@ func (s *Session) writeLoop() {
 		}
 		err := s.t.WriteBatch(batch)
 		frames := len(batch)
+		busy = busy || frames > 1 || lingered
 		clear(batch)
 
 		s.mu.Lock()
