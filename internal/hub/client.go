@@ -262,10 +262,16 @@ func (c *Client) Subscriptions() []string {
 // returns the number of local deliveries. The client never receives its
 // own message.
 func (c *Client) Publish(topic, text string) (int, error) {
+	return c.PublishTagged(topic, text, nil)
+}
+
+// PublishTagged is Publish with an opaque tag attached to the message for
+// the subscribers' benefit (Message.Tag). The hub never looks at it.
+func (c *Client) PublishTagged(topic, text string, tag any) (int, error) {
 	if err := ValidateTopic(topic); err != nil {
 		return 0, err
 	}
-	m := &Message{Kind: KindMessage, Topic: topic, From: c.Nick(), Text: text, SenderNode: c.h.node, SenderID: c.id}
+	m := &Message{Kind: KindMessage, Topic: topic, From: c.Nick(), Text: text, SenderNode: c.h.node, SenderID: c.id, Tag: tag}
 	return c.h.publish(m), nil
 }
 

@@ -183,6 +183,7 @@ func (h *Hub) publish(m *Message) int {
 		// message reaches one member across the whole cluster.
 		_ = h.bp.Forward(m)
 	}
+	m.Tag = nil // only deliveries on this goroutine may use it
 	h.published.Add(1)
 	h.delivered.Add(uint64(n))
 	return n

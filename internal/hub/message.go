@@ -60,6 +60,13 @@ type Message struct {
 	// cluster, so that it never receives its own message back.
 	SenderNode uint64
 	SenderID   uint64
+	// Tag is an opaque value the publisher's front end may attach and
+	// subscribers may use: sessions use it to defer starting their writers
+	// until the publisher has handled its whole read batch (one write per
+	// subscriber per batch instead of one per message). Nil for messages
+	// from other nodes or with no such publisher. Valid only during
+	// Deliver, on the publishing goroutine.
+	Tag any
 
 	encState [NumEncodings]atomic.Uint32 // encEmpty, encBusy or encReady
 	enc      [NumEncodings][]byte        // valid once encState is encReady

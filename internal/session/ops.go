@@ -156,7 +156,7 @@ func (s *Session) publish(r Request, topic, text string) {
 	if !s.allow(r) {
 		return
 	}
-	if _, err := s.client.Publish(topic, sanitize(text)); err != nil {
+	if _, err := s.client.PublishTagged(topic, sanitize(text), s.publishTag()); err != nil {
 		s.reply(r, true, userError(err))
 		return
 	}

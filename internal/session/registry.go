@@ -42,6 +42,9 @@ type Registry struct {
 	// back when its writer goes idle, so busy sessions do not allocate per
 	// wake-up and idle ones pin nothing.
 	frames sync.Pool
+
+	// flushers are the helper goroutines of EndBatch for big flush sets.
+	flushers sync.WaitGroup
 }
 
 // Pooled queue slices start with frameSliceCap entries (384 bytes), so a
@@ -229,5 +232,6 @@ func (g *Registry) Shutdown(ctx context.Context) error {
 			<-s.Done()
 		}
 	}
+	g.flushers.Wait()
 	return err
 }

@@ -77,6 +77,8 @@ type Session struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	room    string // current room; reader goroutine only
+	batch   *flushSet // sessions woken by this session's publishes; reader goroutine only
+	batched bool      // between BeginBatch and EndBatch; reader goroutine only
 
 	mu       sync.Mutex // guards the fields below
 	queue    [][]byte   // frames waiting for the writer
@@ -85,6 +87,7 @@ type Session struct {
 	writing  bool       // a writer goroutine is running
 	closing  bool       // no more frames except the final notice
 	reason   CloseReason
+	deferred bool          // in a publisher's flush set; its writer starts at the batch end
 	closed   bool          // transport closed
 	finished bool          // Finish has run
 	done     chan struct{} // made on demand; closed when Finish has run
@@ -148,7 +151,8 @@ func (s *Session) Done() <-chan struct{} {
 // Deliver queues a message from the hub. It never blocks. It implements
 // hub.Subscriber.
 func (s *Session) Deliver(m *hub.Message) {
-	s.enqueue(m.Encoded(s.codec.Slot(), s.codec.Message))
+	fs, _ := m.Tag.(*flushSet)
+	s.enqueueFrom(m.Encoded(s.codec.Slot(), s.codec.Message), fs)
 }
 
 // Send queues a reply or notice for the client.
@@ -165,7 +169,12 @@ func (s *Session) Error(text string) { s.Send(Reply{Error: true, Text: text}) }
 // enqueue appends one frame to the queue and makes sure a writer runs. A
 // frame that would take the queue over its limit makes the session a slow
 // consumer; replies are held to the same limit as messages.
-func (s *Session) enqueue(b []byte) {
+func (s *Session) enqueue(b []byte) { s.enqueueFrom(b, nil) }
+
+// enqueueFrom is enqueue for a frame delivered by a publisher that batches
+// (fs != nil): instead of starting a writer, the session joins the
+// publisher's flush set and is written at the end of the publisher's batch.
+func (s *Session) enqueueFrom(b []byte, fs *flushSet) {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -181,8 +190,19 @@ func (s *Session) enqueue(b []byte) {
 	}
 	s.queue = append(s.queue, b)
 	s.pending += len(b)
-	s.startWriterLocked()
+	if fs == nil {
+		s.startWriterLocked()
+		s.mu.Unlock()
+		return
+	}
+	join := !s.writing && !s.closed && !s.deferred
+	if join {
+		s.deferred = true
+	}
 	s.mu.Unlock()
+	if join {
+		fs.sessions = append(fs.sessions, s)
+	}
 }
 
 // startWriterLocked starts the writer goroutine unless one runs. Caller

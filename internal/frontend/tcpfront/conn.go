@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
@@ -139,6 +140,46 @@ func (r *reader) WriteBatch(frames [][]byte) error {
 	return err
 }
 
+// TryWriteBatch implements session.TryWriter: one writev that does not
+// wait for the socket; it returns the bytes the socket took (0 when full).
+func (r *reader) TryWriteBatch(frames [][]byte) (int, error) {
+	if len(frames) > maxIovecs {
+		frames = frames[:maxIovecs]
+	}
+	iov := r.f.iovecs.Get().(*[]syscall.Iovec)
+	vec := (*iov)[:0]
+	for _, b := range frames {
+		if len(b) > 0 {
+			v := syscall.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			vec = append(vec, v)
+		}
+	}
+	var n uintptr
+	var errno syscall.Errno
+	err := r.rc.Write(func(fd uintptr) bool {
+		if len(vec) > 0 {
+			n, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&vec[0])), uintptr(len(vec)))
+		}
+		return true
+	})
+	clear(vec) // drop the references to the frames
+	*iov = vec[:0]
+	r.f.iovecs.Put(iov)
+	switch {
+	case err != nil:
+		return 0, err
+	case errno == syscall.EAGAIN || errno == syscall.EINTR:
+		return 0, nil
+	case errno != 0:
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// maxIovecs is the most buffers one writev takes (IOV_MAX on Linux).
+const maxIovecs = 1024
+
 // SetWriteDeadline implements session.Transport.
 func (r *reader) SetWriteDeadline(d time.Time) error { return r.c.SetWriteDeadline(d) }
 
@@ -217,7 +258,7 @@ func (r *reader) drain(fd int) (again bool, err error) {
 			return false, io.EOF
 		}
 		r.active = time.Now()
-		r.consume((*bp)[:n])
+		r.consumeBatch((*bp)[:n])
 		r.f.pool.Put(bp)
 	}
 }
@@ -232,6 +273,14 @@ func (r *reader) drainUntilClosed() {
 			return
 		}
 	}
+}
+
+// consumeBatch handles one read's worth of lines as one batch: the
+// subscribers its publishes wake are written once, at the end.
+func (r *reader) consumeBatch(data []byte) {
+	r.s.BeginBatch()
+	defer r.s.EndBatch()
+	r.consume(data)
 }
 
 // consume splits data into lines and handles each complete one.

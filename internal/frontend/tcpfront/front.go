@@ -62,6 +62,7 @@ type Front struct {
 	pool    sync.Pool // *[]byte read buffers, borrowed only while data is there
 	workers *workers
 	parker  *parker
+	iovecs  sync.Pool // *[]syscall.Iovec for TryWriteBatch
 }
 
 // Listen binds the TCP door's listener.
@@ -93,6 +94,7 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers()}
 	f.parker = newParker(f)
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
+	f.iovecs.New = func() any { v := make([]syscall.Iovec, 0, maxIovecs); return &v }
 	return f, nil
 }
 
