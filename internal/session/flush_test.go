@@ -1,0 +1,134 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/wire/line"
+)
+
+func TestUnwritten(t *testing.T) {
+	t.Parallel()
+	frames := func() [][]byte { return [][]byte{[]byte("abc"), []byte("de"), []byte("fghi")} }
+	tests := []struct {
+		n        int
+		wantRest []string
+		wantSent int
+	}{
+		{0, []string{"abc", "de", "fghi"}, 0},
+		{2, []string{"c", "de", "fghi"}, 0},
+		{3, []string{"de", "fghi"}, 1},
+		{6, []string{"ghi"}, 2},
+		{9, nil, 3},
+	}
+	for _, tt := range tests {
+		rest, sent := unwritten(frames(), tt.n)
+		var got []string
+		for _, r := range rest {
+			got = append(got, string(r))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.wantRest) || sent != tt.wantSent {
+			t.Errorf("n=%d: rest %q sent %d, want %q %d", tt.n, got, sent, tt.wantRest, tt.wantSent)
+		}
+	}
+}
+
+// stingyTransport takes at most limit bytes per TryWriteBatch (a socket
+// whose buffer is nearly full) and everything on WriteBatch, recording the
+// byte stream in order.
+type stingyTransport struct {
+	mu     sync.Mutex
+	out    bytes.Buffer
+	limit  int
+	tries  int
+	writes int
+}
+
+func (s *stingyTransport) TryWriteBatch(frames [][]byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tries++
+	n := 0
+	for _, f := range frames {
+		take := min(len(f), s.limit-n)
+		s.out.Write(f[:take])
+		n += take
+		if n == s.limit {
+			break
+		}
+	}
+	return n, nil
+}
+
+func (s *stingyTransport) WriteBatch(frames [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	for _, f := range frames {
+		s.out.Write(f)
+	}
+	return nil
+}
+
+func (s *stingyTransport) SetWriteDeadline(time.Time) error { return nil }
+func (s *stingyTransport) Close() error                     { return nil }
+
+func (s *stingyTransport) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// TestBatchedPublishKeepsOrder publishes in batches to subscribers whose
+// sockets take only part of each direct write: the rest must follow,
+// through a writer goroutine, in order and complete.
+func TestBatchedPublishKeepsOrder(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{1 << 20, 7, 100} {
+		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
+			t.Parallel()
+			h := hub.New(hub.Config{})
+			reg := NewRegistry(h, Limits{})
+			var subs []*stingyTransport
+			var sess []*Session
+			for i := 0; i < 3; i++ {
+				tr := &stingyTransport{limit: limit}
+				s := New(reg, Config{Door: "test"}, tr, benchCodec{})
+				if err := s.Client().Subscribe("t", ""); err != nil {
+					t.Fatal(err)
+				}
+				subs, sess = append(subs, tr), append(sess, s)
+			}
+			pub := New(reg, Config{Door: "test"}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+			var want bytes.Buffer
+			for batch := 0; batch < 20; batch++ {
+				pub.BeginBatch()
+				for i := 0; i < 10; i++ {
+					text := fmt.Sprintf("m%d-%d", batch, i)
+					pub.Do(Request{Op: line.OpPub, Arg: "t", Text: text})
+					fmt.Fprintf(&want, "[t] %s: %s\n", pub.Nick(), text)
+				}
+				pub.EndBatch()
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for _, tr := range subs {
+				for tr.String() != want.String() {
+					if time.Now().After(deadline) {
+						t.Fatalf("subscriber got %q\nwant %q", tr.String(), want.String())
+					}
+					time.Sleep(time.Millisecond)
+				}
+				if tr.tries == 0 {
+					t.Errorf("no direct write was tried")
+				}
+			}
+			for _, s := range append(sess, pub) {
+				s.Finish(ReasonShutdown)
+			}
+		})
+	}
+}
