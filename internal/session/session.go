@@ -76,7 +76,7 @@ type Session struct {
 	codec   Codec
 	log     *slog.Logger
 	limiter *rate.Limiter
-	room    string // current room; reader goroutine only
+	room    string    // current room; reader goroutine only
 	batch   *flushSet // sessions woken by this session's publishes; reader goroutine only
 	batched bool      // between BeginBatch and EndBatch; reader goroutine only
 
