@@ -199,3 +199,35 @@ func FuzzParseServerLine(f *testing.F) {
 		}
 	})
 }
+
+// TestCleanAgreesWithSanitize checks the fast printable-ASCII path against
+// the byte-by-byte definition at every position and length.
+func TestCleanAgreesWithSanitize(t *testing.T) {
+	t.Parallel()
+	specials := []byte{0x00, '\t', 0x1b, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xc3, 0xe2}
+	for n := 0; n <= 20; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range specials {
+				b := []byte("abcdefghijklmnopqrstuvwxyz")[:n]
+				b[pos] = c
+				want := string(Sanitize(nil, b)) == string(b)
+				if got := Clean(b); got != want {
+					t.Errorf("Clean(%q) = %v, want %v", b, got, want)
+				}
+				if got := SanitizeString(string(b)) == string(b); got != want {
+					t.Errorf("SanitizeString(%q) unchanged = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkClean(b *testing.B) {
+	msg := []byte("42 1732790000000000000 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+	b.SetBytes(int64(len(msg)))
+	for i := 0; i < b.N; i++ {
+		if !Clean(msg) {
+			b.Fatal("not clean")
+		}
+	}
+}

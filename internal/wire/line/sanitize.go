@@ -1,7 +1,9 @@
 package line
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // replacement is what Sanitize puts in place of invalid UTF-8 and control
@@ -12,7 +14,7 @@ const replacement = "\uFFFD"
 // than tab, DEL and C1), that is, whether Sanitize would return it unchanged.
 // The check is allocation-free, so hot paths call it first.
 func Clean(b []byte) bool {
-	for i := 0; i < len(b); {
+	for i := printablePrefix(b); i < len(b); {
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if (c < 0x20 && c != '\t') || c == 0x7f {
@@ -68,7 +70,7 @@ func SanitizeString(s string) string {
 
 // cleanString is Clean for strings, without converting.
 func cleanString(s string) bool {
-	for i := 0; i < len(s); {
+	for i := printablePrefix(stringBytes(s)); i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if (c < 0x20 && c != '\t') || c == 0x7f {
@@ -85,3 +87,29 @@ func cleanString(s string) bool {
 	}
 	return true
 }
+
+// printablePrefix returns the length of the leading run of b made of plain
+// printable ASCII (0x20 to 0x7e), examined eight bytes at a time; the rest
+// needs the careful loop. Most chat and machine text is entirely such
+// bytes, so Clean costs a fraction of a nanosecond per byte.
+func printablePrefix(b []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		below := (w - 0x20*ones) & ^w // a high bit for each byte < 0x20 (given no high bits)
+		del := w ^ 0x7f*ones
+		isDel := (del - ones) & ^del // a high bit for each 0x7f byte
+		if (w|below|isDel)&highs != 0 {
+			break
+		}
+	}
+	return i
+}
+
+// stringBytes views s as bytes without copying; the result must not be
+// modified.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
