@@ -91,7 +91,8 @@ type Server struct {
 	tcp  *tcpfront.Front
 	door []door
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards shutting and serving's counter going up
+	shutting bool
 	serving  sync.WaitGroup
 	stopped  chan struct{}
 	stopOnce sync.Once
@@ -163,11 +164,18 @@ func (s *Server) Registry() *session.Registry { return s.reg }
 // clean shutdown, or the first door error.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, len(s.door))
+	s.mu.Lock()
+	if s.shutting {
+		s.mu.Unlock()
+		<-s.stopped
+		return nil
+	}
+	s.serving.Add(len(s.door)) // under mu, so never concurrent with Shutdown's Wait
+	s.mu.Unlock()
 	for _, d := range s.door {
-		s.serving.Add(1)
 		go func(d door) {
 			defer s.serving.Done()
-			if err := d.Serve(); err != nil {
+			if err := d.Serve(); err != nil && !s.isShutting() {
 				errc <- err
 			}
 		}(d)
@@ -187,6 +195,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
+// isShutting reports whether Shutdown has begun; door errors after that
+// are the doors closing, not failures.
+func (s *Server) isShutting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutting
+}
+
 // Shutdown stops accepting on every door, tells every client the server is
 // going away, lets their queues drain until ctx is done (or
 // ShutdownTimeout, if ctx has no deadline), then closes what is left. It
@@ -199,6 +215,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 			defer cancel()
 		}
+		s.mu.Lock()
+		s.shutting = true
+		s.mu.Unlock()
 		s.log.Info("shutting down", "sessions", s.reg.Len())
 		for _, d := range s.door {
 			_ = d.Close()
