@@ -134,6 +134,62 @@ func BenchmarkFanoutDesign(b *testing.B) {
 	}
 }
 
+// BenchmarkFanoutDesignTopics is BenchmarkFanoutDesign with every
+// publisher on a topic of its own (K subscribers each): the case where a
+// shared index lets publishers fan out in parallel, and a hub goroutine
+// still serializes them.
+func BenchmarkFanoutDesignTopics(b *testing.B) {
+	const k = 100
+	topics := []string{"t0", "t1", "t2", "t3"}
+	b.Run("cached-index", func(b *testing.B) {
+		h := New(Config{})
+		for _, t := range topics {
+			for i := 0; i < k; i++ {
+				if err := h.Connect(&paddedSub{}).Subscribe(t, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		var next atomic.Int32
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			t := topics[int(next.Add(1)-1)%len(topics)]
+			pub := h.Connect(&paddedSub{})
+			for pb.Next() {
+				_, _ = pub.Publish(t, "payload")
+			}
+		})
+	})
+	b.Run("hub-goroutine", func(b *testing.B) {
+		byTopic := make(map[string][]Subscriber)
+		for _, t := range topics {
+			for i := 0; i < k; i++ {
+				byTopic[t] = append(byTopic[t], &paddedSub{})
+			}
+		}
+		pubs := make(chan *Message, 1024)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for m := range pubs {
+				for _, s := range byTopic[m.Topic] {
+					s.Deliver(m)
+				}
+			}
+		}()
+		var next atomic.Int32
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			t := topics[int(next.Add(1)-1)%len(topics)]
+			for pb.Next() {
+				pubs <- &Message{Kind: KindMessage, Topic: t, Text: "payload"}
+			}
+		})
+		close(pubs)
+		<-done
+	})
+}
+
 // paddedSub counts deliveries on a cache line of its own.
 type paddedSub struct {
 	n atomic.Int64

@@ -78,9 +78,17 @@ type Hub struct {
 	imu       sync.Mutex // serializes backplane interest changes; guards interests
 	interests map[subKey]int
 
-	published atomic.Uint64
-	delivered atomic.Uint64
-	start     time.Time // with a monotonic reading, for now()
+	counts [countShards]shardCount // by sender, so publishers do not share a cache line
+	start  time.Time               // with a monotonic reading, for now()
+}
+
+// countShards is how many ways the publish counters are split.
+const countShards = 8
+
+// shardCount is one shard of the publish counters, padded to a cache line.
+type shardCount struct {
+	published, delivered atomic.Uint64
+	_                    [48]byte
 }
 
 type subKey struct{ pattern, group string }
@@ -133,11 +141,11 @@ func (h *Hub) Stats() Stats {
 	st := Stats{Clients: h.clients, Rooms: len(h.rooms)}
 	h.pmu.RUnlock()
 	st.Subscriptions = h.ix.size()
-	h.ix.cacheMu.RLock()
-	st.Topics = len(h.ix.cache)
-	h.ix.cacheMu.RUnlock()
-	st.Published = h.published.Load()
-	st.Delivered = h.delivered.Load()
+	st.Topics = int(h.ix.topics.Load())
+	for i := range h.counts {
+		st.Published += h.counts[i].published.Load()
+		st.Delivered += h.counts[i].delivered.Load()
+	}
 	return st
 }
 
@@ -193,8 +201,9 @@ func (h *Hub) publish(m *Message) int {
 		_ = h.bp.Forward(m)
 	}
 	m.Tag = nil // only deliveries on this goroutine may use it
-	h.published.Add(1)
-	h.delivered.Add(uint64(n))
+	c := &h.counts[m.SenderID%countShards]
+	c.published.Add(1)
+	c.delivered.Add(uint64(n))
 	return n
 }
 
@@ -219,7 +228,7 @@ func (h *Hub) DeliverRemote(m *Message, group string) int {
 			}
 		}
 	}
-	h.delivered.Add(uint64(n))
+	h.counts[m.SenderID%countShards].delivered.Add(uint64(n))
 	return n
 }
 

@@ -58,15 +58,17 @@ type index struct {
 	gen     atomic.Uint64
 	count   int
 
-	cacheMu sync.RWMutex // guards cache (the map; entries are atomic)
-	cache   map[string]*topicEntry
+	// cache maps topic → *topicEntry. A sync.Map: publishers on other
+	// cores look topics up without writing to any shared memory.
+	cache  sync.Map
+	topics atomic.Int64 // entries in cache
+	evict  sync.Mutex   // one eviction sweep at a time
 }
 
 func newIndex() *index {
 	return &index{
 		literal: make(map[string]map[*Subscription]struct{}),
 		wild:    make(map[*Subscription]struct{}),
-		cache:   make(map[string]*topicEntry),
 	}
 }
 
@@ -112,34 +114,35 @@ func (ix *index) size() int {
 
 // entry returns the cache entry of topic, creating it if needed.
 func (ix *index) entry(topic string) *topicEntry {
-	ix.cacheMu.RLock()
-	e := ix.cache[topic]
-	ix.cacheMu.RUnlock()
-	if e != nil {
-		return e
+	if e, ok := ix.cache.Load(topic); ok {
+		return e.(*topicEntry)
 	}
-	ix.cacheMu.Lock()
-	defer ix.cacheMu.Unlock()
-	if e = ix.cache[topic]; e != nil {
-		return e
+	if ix.topics.Load() >= maxCachedTopics {
+		ix.evictIdle()
 	}
-	if len(ix.cache) >= maxCachedTopics {
-		ix.evictIdleLocked()
+	e, loaded := ix.cache.LoadOrStore(topic, &topicEntry{topic: topic})
+	if !loaded {
+		ix.topics.Add(1)
 	}
-	e = &topicEntry{topic: topic}
-	ix.cache[topic] = e
-	return e
+	return e.(*topicEntry)
 }
 
-// evictIdleLocked drops cache entries whose last result had no subscriber.
-// Caller holds cacheMu.
-func (ix *index) evictIdleLocked() {
-	for t, e := range ix.cache {
-		r := e.result.Load()
-		if r == nil || (len(r.plain) == 0 && len(r.groups) == 0) {
-			delete(ix.cache, t)
-		}
+// evictIdle drops cache entries whose last result had no subscriber.
+func (ix *index) evictIdle() {
+	ix.evict.Lock()
+	defer ix.evict.Unlock()
+	if ix.topics.Load() < maxCachedTopics {
+		return
 	}
+	ix.cache.Range(func(k, v any) bool {
+		r := v.(*topicEntry).result.Load()
+		if r == nil || (len(r.plain) == 0 && len(r.groups) == 0) {
+			if ix.cache.CompareAndDelete(k, v) {
+				ix.topics.Add(-1)
+			}
+		}
+		return true
+	})
 }
 
 // match returns the current match result for the entry's topic, rebuilding
