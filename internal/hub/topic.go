@@ -43,7 +43,7 @@ func ValidatePattern(p string) error {
 
 // ValidateNick checks a nick: 1 to MaxNickLen bytes of A-Z a-z 0-9 _ -.
 func ValidateNick(n string) error {
-	if n == "" || len(n) > MaxNickLen || !isWord(n) {
+	if n == "" || len(n) > MaxNickLen || !IsWord(n) {
 		return fmt.Errorf("%w %q: use 1-%d of A-Z a-z 0-9 _ -", ErrBadNick, clip(n), MaxNickLen)
 	}
 	return nil
@@ -51,7 +51,7 @@ func ValidateNick(n string) error {
 
 // ValidateGroup checks a queue group name, which follows the nick rule.
 func ValidateGroup(g string) error {
-	if g == "" || len(g) > MaxNickLen || !isWord(g) {
+	if g == "" || len(g) > MaxNickLen || !IsWord(g) {
 		return fmt.Errorf("%w %q: use 1-%d of A-Z a-z 0-9 _ -", ErrBadGroup, clip(g), MaxNickLen)
 	}
 	return nil
@@ -81,7 +81,7 @@ func checkTokens(s string, wild bool) error {
 			if more {
 				return errors.New("> must be the last word")
 			}
-		case !isWord(tok):
+		case !IsWord(tok):
 			if !wild && (tok == "*" || tok == ">") {
 				return errors.New("wildcards are not allowed here")
 			}
@@ -94,7 +94,9 @@ func checkTokens(s string, wild bool) error {
 	}
 }
 
-func isWord(s string) bool {
+// IsWord reports whether s is non-empty and made only of A-Z a-z 0-9 _ -:
+// the characters of topic words, nicks and queue group names.
+func IsWord(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {

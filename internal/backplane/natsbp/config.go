@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
 // Config configures a Backplane. Zero values mean the documented defaults;
@@ -78,7 +80,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Prefix = "switchboard"
 	}
 	for _, tok := range []string{c.ClusterName, c.Prefix} {
-		if !isWord(tok) {
+		if !hub.IsWord(tok) {
 			return c, fmt.Errorf("natsbp: bad cluster name or prefix %q: use A-Z a-z 0-9 _ -", tok)
 		}
 	}
@@ -114,7 +116,7 @@ func (c Config) withDefaults() (Config, error) {
 // with distinct names hand out distinct guest nicks.
 func guestPrefix(nodeName string) string {
 	tag := strings.ToLower(nodeName)
-	if len(tag) > 10 || !isWord(tag) {
+	if len(tag) > 10 || !hub.IsWord(tag) {
 		h := fnv.New32a()
 		_, _ = h.Write([]byte(nodeName))
 		tag = strconv.FormatUint(uint64(h.Sum32()), 36)
@@ -122,15 +124,6 @@ func guestPrefix(nodeName string) string {
 	return "guest-" + tag + "-"
 }
 
-func isWord(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return s != ""
-}
 
 // redact drops credentials from URLs for logs and errors.
 func redact(urls []string) string {

@@ -62,31 +62,12 @@ func Sanitize(dst, src []byte) []byte {
 // SanitizeString is Sanitize for strings; it returns s itself when s is
 // already clean, so it allocates only for dirty input.
 func SanitizeString(s string) string {
-	if cleanString(s) {
+	if Clean(stringBytes(s)) {
 		return s
 	}
 	return string(Sanitize(make([]byte, 0, len(s)+8), []byte(s)))
 }
 
-// cleanString is Clean for strings, without converting.
-func cleanString(s string) bool {
-	for i := printablePrefix(stringBytes(s)); i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || (r >= 0x80 && r <= 0x9f) {
-			return false
-		}
-		i += size
-	}
-	return true
-}
 
 // printablePrefix returns the length of the leading run of b made of plain
 // printable ASCII (0x20 to 0x7e), examined eight bytes at a time; the rest
