@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -396,6 +398,20 @@ func (s *Session) Finish(readErrReason CloseReason) {
 		close(s.done)
 	}
 	s.mu.Unlock()
+}
+
+// EndServing is deferred by a front end's per-connection goroutine in
+// place of Finish(*reason), reading the reason when it runs: it also
+// recovers a panic in that goroutine, logs it with the stack and ends only
+// this session (ReasonInternal).
+func (s *Session) EndServing(reason *CloseReason) {
+	r := *reason
+	if p := recover(); p != nil {
+		s.Logger().Error("panic serving connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		r = ReasonInternal
+		s.Abort(r)
+	}
+	s.Finish(r)
 }
 
 // Drain waits until the session has ended or ctx is done.

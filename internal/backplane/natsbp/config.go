@@ -124,7 +124,6 @@ func guestPrefix(nodeName string) string {
 	return "guest-" + tag + "-"
 }
 
-
 // redact drops credentials from URLs for logs and errors.
 func redact(urls []string) string {
 	out := make([]string, len(urls))

@@ -3,7 +3,6 @@ package webfront
 import (
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -96,14 +95,7 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{})}
 	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, sseCodec{})
 	reason := session.ReasonClientGone
-	defer func() {
-		if p := recover(); p != nil {
-			s.Logger().Error("panic serving sse", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			reason = session.ReasonInternal
-			s.Abort(reason)
-		}
-		s.Finish(reason)
-	}()
+	defer s.EndServing(&reason)
 	for _, p := range topics {
 		if err := s.Client().Subscribe(p, ""); err != nil {
 			s.Send(session.Reply{Op: line.OpSub, Error: true, Topic: p, Text: "cannot subscribe " + p + ": " + err.Error()})

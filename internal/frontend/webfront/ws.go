@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -88,14 +87,7 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 	t := &wsTransport{c: c, cork: cw.conn}
 	s := session.New(f.reg, f.sessionConfig("ws", r.RemoteAddr), t, jsonCodec{final: &t.final})
 	reason := session.ReasonClientGone
-	defer func() {
-		if p := recover(); p != nil {
-			s.Logger().Error("panic serving websocket", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			reason = session.ReasonInternal
-			s.Abort(reason)
-		}
-		s.Finish(reason)
-	}()
+	defer s.EndServing(&reason)
 	s.Send(session.Reply{Nick: s.Nick(), Text: "welcome to switchboard; you are " + s.Nick()})
 	reason = f.readWS(s, c, g.publish)
 }

@@ -68,7 +68,6 @@ func SanitizeString(s string) string {
 	return string(Sanitize(make([]byte, 0, len(s)+8), []byte(s)))
 }
 
-
 // printablePrefix returns the length of the leading run of b made of plain
 // printable ASCII (0x20 to 0x7e), examined eight bytes at a time; the rest
 // needs the careful loop. Most chat and machine text is entirely such
