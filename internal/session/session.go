@@ -3,9 +3,9 @@ package session
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
