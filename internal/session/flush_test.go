@@ -132,3 +132,28 @@ func TestBatchedPublishKeepsOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestEndServingRecovers checks that a panic in a door's per-connection
+// goroutine ends only that session, with ReasonInternal.
+func TestEndServingRecovers(t *testing.T) {
+	t.Parallel()
+	h := hub.New(hub.Config{})
+	reg := NewRegistry(h, Limits{})
+	other := New(reg, Config{Door: "test"}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+	s := New(reg, Config{Door: "test"}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reason := ReasonClientGone
+		defer s.EndServing(&reason)
+		panic("boom")
+	}()
+	<-done
+	if got := s.Reason(); got != ReasonInternal {
+		t.Errorf("reason = %v, want internal_error", got)
+	}
+	if reg.Len() != 1 {
+		t.Errorf("%d sessions left, want the other one", reg.Len())
+	}
+	other.Finish(ReasonShutdown)
+}
