@@ -100,11 +100,12 @@ func TestCrossDoor(t *testing.T) {
 	for _, da := range []string{"tcp", "ws"} {
 		for _, db := range []string{"tcp", "ws"} {
 			i++
-			room := fmt.Sprintf("room%d", i)
+			n := i // the subtests run in parallel, after i has moved on
+			room := fmt.Sprintf("room%d", n)
 			t.Run(da+"-"+db, func(t *testing.T) {
 				t.Parallel()
 				a, b := doors[da](t, ts), doors[db](t, ts)
-				na, nb := fmt.Sprintf("a%d%s", i, da), fmt.Sprintf("b%d%s", i, db)
+				na, nb := fmt.Sprintf("a%d%s", n, da), fmt.Sprintf("b%d%s", n, db)
 				a.nick(na)
 				b.nick(nb)
 				listen := dialSSE(t, ts, query("topic", room))
