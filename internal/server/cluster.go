@@ -40,10 +40,6 @@ type ClusterConfig struct {
 	// MaxBackoff is the longest wait between NATS reconnection attempts
 	// (default 5s).
 	MaxBackoff time.Duration
-
-	// run is the running cluster state, set by New; it is not
-	// configuration.
-	run *clusterRun
 }
 
 // enabled reports whether the node joins a cluster.
@@ -98,7 +94,7 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 	run.bp = bp
 	hcfg.Backplane = bp
 	hcfg.Presence = bp
-	s.cfg.Cluster.run = run
+	s.cluster = run
 	if s.cfg.Web.ClusterStatus == nil {
 		s.cfg.Web.ClusterStatus = func() any { return bp.Status() }
 	}
@@ -111,7 +107,7 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 // nodes reach it and the node takes part in cluster presence. It runs
 // once the hub exists, before any door serves.
 func (s *Server) startCluster() error {
-	run := s.cfg.Cluster.run
+	run := s.cluster
 	if run == nil {
 		return nil
 	}
@@ -126,7 +122,7 @@ var ErrNoCluster = errors.New("server: not clustered")
 
 // ClusterStatus returns the backplane's state, or ErrNoCluster.
 func (s *Server) ClusterStatus() (natsbp.Status, error) {
-	if run := s.cfg.Cluster.run; run != nil {
+	if run := s.cluster; run != nil {
 		return run.bp.Status(), nil
 	}
 	return natsbp.Status{}, ErrNoCluster
@@ -136,7 +132,7 @@ func (s *Server) ClusterStatus() (natsbp.Status, error) {
 // session has ended, so the other nodes hear every local member leave,
 // then a goodbye.
 func (s *Server) closeCluster() {
-	run := s.cfg.Cluster.run
+	run := s.cluster
 	if run == nil {
 		return
 	}

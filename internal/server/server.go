@@ -84,12 +84,13 @@ type door interface {
 // Server is a running switchboard node. Its methods are safe for
 // concurrent use.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	hub  *hub.Hub
-	reg  *session.Registry
-	tcp  *tcpfront.Front
-	door []door
+	cfg     Config
+	log     *slog.Logger
+	hub     *hub.Hub
+	reg     *session.Registry
+	tcp     *tcpfront.Front
+	door    []door
+	cluster *clusterRun // the backplane and embedded NATS, when clustered
 
 	mu       sync.Mutex // guards shutting and serving's counter going up
 	shutting bool
