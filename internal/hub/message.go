@@ -40,7 +40,7 @@ func (k Kind) String() string {
 }
 
 // NumEncodings is how many wire encodings a Message can cache; see Encoded.
-const NumEncodings = 4
+const NumEncodings = 3
 
 // Message is one unit the hub routes. The hub never modifies a Message after
 // Publish has returned and one Message is shared by every recipient, so

@@ -130,6 +130,7 @@ type reader struct {
 	active  time.Time // when bytes last arrived
 	partial []byte    // an incomplete line carried to the next read
 	tooLong bool      // discarding the rest of an over-long line
+	lastArg string    // the last command argument, see intern
 	park    parkState // owned by the parker while parked
 }
 
@@ -345,5 +346,15 @@ func (r *reader) handle(l []byte) {
 		r.s.Error(err.Error())
 		return
 	}
-	r.s.Do(session.Request{Op: cmd.Op, Arg: string(cmd.Arg), Arg2: string(cmd.Arg2), Text: string(cmd.Text)})
+	r.s.Do(session.Request{Op: cmd.Op, Arg: r.intern(cmd.Arg), Arg2: string(cmd.Arg2), Text: string(cmd.Text)})
+}
+
+// intern returns b as a string, reusing the previous argument's string when
+// it is the same: a publisher usually sends to the same topic over and over,
+// and this saves an allocation per message.
+func (r *reader) intern(b []byte) string {
+	if string(b) != r.lastArg {
+		r.lastArg = string(b)
+	}
+	return r.lastArg
 }
