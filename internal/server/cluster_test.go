@@ -1,13 +1,12 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -144,102 +143,22 @@ func waitPeers(t testing.TB, nodes []*node) {
 	})
 }
 
-// client is a line-protocol test client.
-type client struct {
-	t    testing.TB
-	conn net.Conn
-	r    *bufio.Reader
-	nick string
-	seq  int
-}
+// client is the shared line-protocol test client, with a few cluster
+// helpers.
+type client struct{ *linetest.Client }
 
-const bannerPrefix = "* Welcome to the concurrent server! You are "
-
-func dial(t testing.TB, n *node) *client {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", n.addr, timeout)
-	if err != nil {
-		t.Fatalf("dial %s: %v", n.name, err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
-	b := c.expect(bannerPrefix)
-	c.nick = strings.TrimSuffix(strings.TrimPrefix(b, bannerPrefix), ". Type /help for commands.")
-	return c
-}
+func dial(t testing.TB, n *node) *client { return &client{linetest.Dial(t, n.addr)} }
 
 func dialNick(t testing.TB, n *node, nick string) *client {
-	t.Helper()
-	c := dial(t, n)
-	c.send("/nick " + nick)
-	c.expectLine("* you are now " + nick)
-	c.nick = nick
-	return c
-}
-
-func (c *client) send(lines ...string) {
-	c.t.Helper()
-	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c.conn, strings.Join(lines, "\n")+"\n"); err != nil {
-		c.t.Fatalf("%s: write: %v", c.nick, err)
-	}
-}
-
-func (c *client) readLine() (string, error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
-	l, err := c.r.ReadString('\n')
-	return strings.TrimSuffix(l, "\n"), err
-}
-
-func (c *client) next() string {
-	c.t.Helper()
-	l, err := c.readLine()
-	if err != nil {
-		c.t.Fatalf("%s: read: %v", c.nick, err)
-	}
-	return l
-}
-
-func (c *client) expect(prefix string) string {
-	c.t.Helper()
-	l := c.next()
-	if !strings.HasPrefix(l, prefix) {
-		c.t.Fatalf("%s: got %q, want a line starting with %q", c.nick, l, prefix)
-	}
-	return l
-}
-
-func (c *client) expectLine(want string) {
-	c.t.Helper()
-	if l := c.next(); l != want {
-		c.t.Fatalf("%s: got %q, want %q", c.nick, l, want)
-	}
-}
-
-// ping returns every line received before the answer to a fresh /ping.
-func (c *client) ping() []string {
-	c.t.Helper()
-	c.seq++
-	token := fmt.Sprintf("barrier-%d", c.seq)
-	c.send("/ping " + token)
-	var got []string
-	for i := 0; i < 1_000_000; i++ {
-		l := c.next()
-		if l == "* pong "+token {
-			return got
-		}
-		got = append(got, l)
-	}
-	c.t.Fatalf("%s: no pong", c.nick)
-	return nil
+	return &client{linetest.DialNick(t, n.addr, nick)}
 }
 
 // messages returns the lines before a ping barrier that are messages
 // ("[topic] nick: text" or "(private) ..."), dropping notices.
 func (c *client) messages() []string {
-	c.t.Helper()
+	c.T.Helper()
 	var out []string
-	for _, l := range c.ping() {
+	for _, l := range c.Ping() {
 		if !strings.HasPrefix(l, "* ") {
 			out = append(out, l)
 		}
@@ -249,9 +168,9 @@ func (c *client) messages() []string {
 
 // waitMessages collects message lines until want have arrived.
 func (c *client) waitMessages(want int) []string {
-	c.t.Helper()
+	c.T.Helper()
 	var got []string
-	eventually(c.t, fmt.Sprintf("%s to receive %d messages", c.nick, want), func() bool {
+	eventually(c.T, fmt.Sprintf("%s to receive %d messages", c.Nick, want), func() bool {
 		got = append(got, c.messages()...)
 		return len(got) >= want
 	})
@@ -261,15 +180,15 @@ func (c *client) waitMessages(want int) []string {
 // ask sends a command and returns its one-line answer, skipping notices
 // that are room events.
 func (c *client) ask(cmd, prefix string) string {
-	c.t.Helper()
-	c.send(cmd)
+	c.T.Helper()
+	c.Send(cmd)
 	for i := 0; i < 1000; i++ {
-		l := c.next()
+		l := c.Next()
 		if strings.HasPrefix(l, prefix) {
 			return l
 		}
 		if !strings.Contains(l, " joined ") && !strings.Contains(l, " left ") && !strings.Contains(l, " is now known as ") {
-			c.t.Fatalf("%s: %s: got %q, want %q…", c.nick, cmd, l, prefix)
+			c.T.Fatalf("%s: %s: got %q, want %q…", c.Nick, cmd, l, prefix)
 		}
 	}
 	return ""
@@ -288,16 +207,16 @@ func TestClusterChatAcrossNodes(t *testing.T) {
 	}
 	const n = 100
 	for i := 0; i < n; i++ {
-		alice.send(fmt.Sprintf("hello %d", i))
+		alice.Send(fmt.Sprintf("hello %d", i))
 	}
 	for _, c := range []*client{bob, carol} {
 		got := c.waitMessages(n)
 		if len(got) != n {
-			t.Fatalf("%s got %d messages, want %d: %q", c.nick, len(got), n, got)
+			t.Fatalf("%s got %d messages, want %d: %q", c.Nick, len(got), n, got)
 		}
 		for i, l := range got {
 			if want := fmt.Sprintf("[lobby] alice: hello %d", i); l != want {
-				t.Fatalf("%s: message %d is %q, want %q (order, duplicates)", c.nick, i, l, want)
+				t.Fatalf("%s: message %d is %q, want %q (order, duplicates)", c.Nick, i, l, want)
 			}
 		}
 	}
@@ -305,8 +224,8 @@ func TestClusterChatAcrossNodes(t *testing.T) {
 		t.Fatalf("alice received her own messages back: %q", got)
 	}
 	// A message from each node reaches the two others exactly once.
-	bob.send("from bob")
-	carol.send("from carol")
+	bob.Send("from bob")
+	carol.Send("from carol")
 	if got := alice.waitMessages(2); len(got) != 2 || !slices.Contains(got, "[lobby] bob: from bob") || !slices.Contains(got, "[lobby] carol: from carol") {
 		t.Fatalf("alice got %q", got)
 	}
@@ -335,12 +254,12 @@ func TestClusterWildcardsAndQueueGroups(t *testing.T) {
 	sportOne.ask("/sub news.*", "* subscribed news.*")
 	local.ask("/sub news.*", "* subscribed news.*")
 	// The subscribed replies are promises: publish at once.
-	pub.send("/pub news.sport goal", "/pub news.sport.live kickoff", "/pub weather.today rain")
-	if got := sportAll.waitMessages(2); len(got) != 2 || got[0] != "[news.sport] "+pub.nick+": goal" || got[1] != "[news.sport.live] "+pub.nick+": kickoff" {
+	pub.Send("/pub news.sport goal", "/pub news.sport.live kickoff", "/pub weather.today rain")
+	if got := sportAll.waitMessages(2); len(got) != 2 || got[0] != "[news.sport] "+pub.Nick+": goal" || got[1] != "[news.sport.live] "+pub.Nick+": kickoff" {
 		t.Fatalf("news.> got %q", got)
 	}
 	for _, c := range []*client{sportOne, local} {
-		if got := c.waitMessages(1); len(got) != 1 || got[0] != "[news.sport] "+pub.nick+": goal" {
+		if got := c.waitMessages(1); len(got) != 1 || got[0] != "[news.sport] "+pub.Nick+": goal" {
 			t.Fatalf("news.* got %q", got)
 		}
 	}
@@ -358,7 +277,7 @@ func TestClusterWildcardsAndQueueGroups(t *testing.T) {
 	watcher.ask("/sub jobs.>", "* subscribed jobs.>")
 	const jobs = 120
 	for i := 0; i < jobs; i++ {
-		pub.send(fmt.Sprintf("/pub jobs.build job-%d", i))
+		pub.Send(fmt.Sprintf("/pub jobs.build job-%d", i))
 	}
 	if got := watcher.waitMessages(jobs); len(got) != jobs {
 		t.Fatalf("plain subscriber beside the group got %d, want %d", len(got), jobs)
@@ -395,24 +314,24 @@ func TestClusterPresence(t *testing.T) {
 	_, ns := startCluster(t, 3)
 	a := dial(t, ns[0])
 	b := dial(t, ns[1])
-	if a.nick == b.nick || !strings.HasPrefix(a.nick, "guest-n1-") || !strings.HasPrefix(b.nick, "guest-n2-") {
-		t.Fatalf("guest nicks %q and %q should be distinct and carry their node", a.nick, b.nick)
+	if a.Nick == b.Nick || !strings.HasPrefix(a.Nick, "guest-n1-") || !strings.HasPrefix(b.Nick, "guest-n2-") {
+		t.Fatalf("guest nicks %q and %q should be distinct and carry their node", a.Nick, b.Nick)
 	}
 	// A nick is unique across nodes; another node's guest nick is taken.
 	a.ask("/nick alice", "* you are now alice")
-	a.nick = "alice"
+	a.Nick = "alice"
 	b.ask("/nick Alice", "! nick Alice is taken")
-	b.ask("/nick "+strings.ToUpper(dial(t, ns[2]).nick), "! nick")
+	b.ask("/nick "+strings.ToUpper(dial(t, ns[2]).Nick), "! nick")
 	b.ask("/nick bob", "* you are now bob")
-	b.nick = "bob"
+	b.Nick = "bob"
 
 	// Two nodes claiming the same nick at once: exactly one wins.
 	for round := 0; round < 5; round++ {
 		x, y := dial(t, ns[1]), dial(t, ns[2])
 		nick := fmt.Sprintf("race%d", round)
-		x.send("/nick " + nick)
-		y.send("/nick " + nick)
-		rx, ry := x.next(), y.next()
+		x.Send("/nick " + nick)
+		y.Send("/nick " + nick)
+		rx, ry := x.Next(), y.Next()
 		if strings.HasPrefix(rx, "* you are now") == strings.HasPrefix(ry, "* you are now") {
 			t.Fatalf("round %d: both or neither got %s: %q, %q", round, nick, rx, ry)
 		}
@@ -425,10 +344,10 @@ func TestClusterPresence(t *testing.T) {
 	c.ask("/join lobby", "* joined lobby")
 	c.ask("/join kitchen", "* joined kitchen")
 	for _, x := range []*client{a, b, c} {
-		eventually(t, x.nick+" to see everyone in lobby", func() bool {
+		eventually(t, x.Nick+" to see everyone in lobby", func() bool {
 			return x.who("lobby") == "* lobby: alice, bob, carol (3)"
 		})
-		eventually(t, x.nick+" to see the rooms", func() bool {
+		eventually(t, x.Nick+" to see the rooms", func() bool {
 			return x.ask("/rooms", "* ") == "* 2 rooms: kitchen (1), lobby (3)"
 		})
 	}
@@ -458,11 +377,11 @@ func TestClusterNATSRestart(t *testing.T) {
 		c.ask("/sub chat.>", "* subscribed chat.>")
 	}
 	for i := 0; i < 10; i++ {
-		pub.send(fmt.Sprintf("/pub chat.x before-%d", i))
+		pub.Send(fmt.Sprintf("/pub chat.x before-%d", i))
 	}
 	for _, c := range append([]*client{localSub}, remote...) {
 		if got := c.waitMessages(10); len(got) != 10 {
-			t.Fatalf("%s got %q before the outage", c.nick, got)
+			t.Fatalf("%s got %q before the outage", c.Nick, got)
 		}
 	}
 
@@ -479,10 +398,10 @@ func TestClusterNATSRestart(t *testing.T) {
 	// Local delivery goes on; subscribing still works (locally).
 	late := dial(t, ns[0])
 	late.ask("/sub chat.>", "* subscribed chat.>")
-	pub.send("/pub chat.x during")
+	pub.Send("/pub chat.x during")
 	for _, c := range []*client{localSub, late} {
-		if got := c.waitMessages(1); len(got) != 1 || got[0] != "[chat.x] "+pub.nick+": during" {
-			t.Fatalf("%s got %q during the outage", c.nick, got)
+		if got := c.waitMessages(1); len(got) != 1 || got[0] != "[chat.x] "+pub.Nick+": during" {
+			t.Fatalf("%s got %q during the outage", c.Nick, got)
 		}
 	}
 
@@ -493,7 +412,7 @@ func TestClusterNATSRestart(t *testing.T) {
 	probe := 0
 	eventually(t, "cross-node delivery after reconnecting", func() bool {
 		probe++
-		pub.send(fmt.Sprintf("/pub chat.probe p%d", probe))
+		pub.Send(fmt.Sprintf("/pub chat.probe p%d", probe))
 		ok := true
 		for _, c := range remote {
 			if len(c.messages()) == 0 {
@@ -507,23 +426,23 @@ func TestClusterNATSRestart(t *testing.T) {
 		c.messages()
 	}
 	for i := 0; i < 20; i++ {
-		pub.send(fmt.Sprintf("/pub chat.x after-%d", i))
+		pub.Send(fmt.Sprintf("/pub chat.x after-%d", i))
 	}
 	for _, c := range append([]*client{localSub, late}, remote...) {
 		got := c.waitMessages(20)
 		got = append(got, c.messages()...)
 		if len(got) != 20 {
-			t.Fatalf("%s got %d messages after reconnecting, want 20 exactly: %q", c.nick, len(got), got)
+			t.Fatalf("%s got %d messages after reconnecting, want 20 exactly: %q", c.Nick, len(got), got)
 		}
 		for i, l := range got {
-			if want := fmt.Sprintf("[chat.x] %s: after-%d", pub.nick, i); l != want {
-				t.Fatalf("%s: got %q, want %q", c.nick, l, want)
+			if want := fmt.Sprintf("[chat.x] %s: after-%d", pub.Nick, i); l != want {
+				t.Fatalf("%s: got %q, want %q", c.Nick, l, want)
 			}
 		}
 	}
 	// The late subscriber's interest, made during the outage, reached NATS.
-	remote[0].send("/pub chat.y hi-late")
-	if got := late.waitMessages(1); got[0] != "[chat.y] "+remote[0].nick+": hi-late" {
+	remote[0].Send("/pub chat.y hi-late")
+	if got := late.waitMessages(1); got[0] != "[chat.y] "+remote[0].Nick+": hi-late" {
 		t.Fatalf("late subscriber got %q", got)
 	}
 }
@@ -541,7 +460,7 @@ func TestClusterNodeShutdown(t *testing.T) {
 	ns[2].stop(t)
 	lines := []string{}
 	for {
-		l, err := c.readLine()
+		l, err := c.ReadLine()
 		if err != nil {
 			break
 		}
@@ -551,7 +470,7 @@ func TestClusterNodeShutdown(t *testing.T) {
 		t.Fatalf("client of the stopped node got %q, want a '* … shutting down' line", lines)
 	}
 	for i := 0; i < 10; i++ {
-		a.send(fmt.Sprintf("still here %d", i))
+		a.Send(fmt.Sprintf("still here %d", i))
 	}
 	if got := b.waitMessages(10); len(got) != 10 || got[9] != "[ops] ann: still here 9" {
 		t.Fatalf("ben got %q", got)
@@ -615,9 +534,9 @@ func TestClusterWebSocketAcrossNodes(t *testing.T) {
 	tcpSub := dial(t, ns[2])
 	tcpSub.ask("/sub tcp.*", "* subscribed tcp.*")
 	// TCP on n2 → WebSocket on n1, straight after the promise.
-	tcpPub.send("/pub web.news hello-ws")
+	tcpPub.Send("/pub web.news hello-ws")
 	f := wsExpect(t, ws, "the message from n2", func(f wsFrame) bool { return f.s("op") == "msg" })
-	if f.s("topic") != "web.news" || f.s("text") != "hello-ws" || f.s("from") != tcpPub.nick {
+	if f.s("topic") != "web.news" || f.s("text") != "hello-ws" || f.s("from") != tcpPub.Nick {
 		t.Fatalf("ws got %v", f)
 	}
 	// WebSocket on n1 → TCP on n3.

@@ -131,8 +131,8 @@ func TestNineThousandClients(t *testing.T) {
 	}
 
 	pub := dialNick(t, srv.addr, "announcer")
-	pub.send("/pub broadcast.all hello, all nine thousand")
-	pub.quiet()
+	pub.Send("/pub broadcast.all hello, all nine thousand")
+	pub.Quiet()
 	want := "[broadcast.all] announcer: hello, all nine thousand"
 	var received atomic.Int64
 	err = forEach(n, par, func(i int) error {

@@ -1,6 +1,7 @@
 package tcpfront_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -25,7 +26,7 @@ func TestBannerAndGuestNicks(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 5; i++ {
 		c := dialRaw(t, srv.addr)
-		l := c.next()
+		l := c.Next()
 		m := re.FindStringSubmatch(l)
 		if m == nil {
 			t.Fatalf("banner %q does not match %s", l, re)
@@ -41,7 +42,7 @@ func TestBannerAndGuestNicks(t *testing.T) {
 
 	custom := startServer(t, server.Config{Banner: "Hello there."})
 	c := dialRaw(t, custom.addr)
-	if l := c.next(); !regexp.MustCompile(`^\* Hello there\. You are \S+\. Type /help for commands\.$`).MatchString(l) {
+	if l := c.Next(); !regexp.MustCompile(`^\* Hello there\. You are \S+\. Type /help for commands\.$`).MatchString(l) {
 		t.Errorf("custom banner line %q", l)
 	}
 }
@@ -52,56 +53,56 @@ func TestTwoClientsChatting(t *testing.T) {
 	alice := dialNick(t, srv.addr, "alice")
 	bob := dialNick(t, srv.addr, "bob")
 
-	alice.send("/join lobby")
-	alice.expectLine("* joined lobby (1 here)")
-	bob.send("/JOIN lobby")
-	bob.expectLine("* joined lobby (2 here)")
-	alice.expectLine("* bob joined lobby")
+	alice.Send("/join lobby")
+	alice.ExpectLine("* joined lobby (1 here)")
+	bob.Send("/JOIN lobby")
+	bob.ExpectLine("* joined lobby (2 here)")
+	alice.ExpectLine("* bob joined lobby")
 
-	alice.send("hello bob")
-	bob.expectLine("[lobby] alice: hello bob")
-	bob.send("hi alice", "//me waves")
-	alice.expectLine("[lobby] bob: hi alice")
-	alice.expectLine("[lobby] bob: /me waves")
-	alice.quiet() // the sender never gets its own message back
-	bob.quiet()
+	alice.Send("hello bob")
+	bob.ExpectLine("[lobby] alice: hello bob")
+	bob.Send("hi alice", "//me waves")
+	alice.ExpectLine("[lobby] bob: hi alice")
+	alice.ExpectLine("[lobby] bob: /me waves")
+	alice.Quiet() // the sender never gets its own message back
+	bob.Quiet()
 
-	alice.send("/who")
-	alice.expectLine("* lobby: alice, bob (2)")
+	alice.Send("/who")
+	alice.ExpectLine("* lobby: alice, bob (2)")
 	carol := dialNick(t, srv.addr, "carol")
-	carol.send("/sub lobby") // a subscriber is not a member
-	carol.expectLine("* subscribed lobby")
-	carol.send("/who lobby", "/rooms")
-	carol.expectLine("* lobby: alice, bob (2)")
-	carol.expectLine("* 1 room: lobby (2)")
-	alice.send("for everyone")
-	carol.expectLine("[lobby] alice: for everyone")
-	bob.expectLine("[lobby] alice: for everyone")
+	carol.Send("/sub lobby") // a subscriber is not a member
+	carol.ExpectLine("* subscribed lobby")
+	carol.Send("/who lobby", "/rooms")
+	carol.ExpectLine("* lobby: alice, bob (2)")
+	carol.ExpectLine("* 1 room: lobby (2)")
+	alice.Send("for everyone")
+	carol.ExpectLine("[lobby] alice: for everyone")
+	bob.ExpectLine("[lobby] alice: for everyone")
 
-	alice.send("/msg BOB psst")
-	alice.expectLine("* sent to BOB")
-	bob.expectLine("(private) alice: psst")
-	carol.quiet()
+	alice.Send("/msg BOB psst")
+	alice.ExpectLine("* sent to BOB")
+	bob.ExpectLine("(private) alice: psst")
+	carol.Quiet()
 
-	bob.send("/nick bobby")
-	bob.expectLine("* you are now bobby")
-	alice.expectLine("* bob is now known as bobby")
+	bob.Send("/nick bobby")
+	bob.ExpectLine("* you are now bobby")
+	alice.ExpectLine("* bob is now known as bobby")
 
-	bob.send("/part")
-	bob.expectLine("* left lobby")
-	alice.expectLine("* bobby left lobby")
-	alice.send("anyone?")
-	carol.expectLine("[lobby] alice: anyone?")
-	bob.quiet()
+	bob.Send("/part")
+	bob.ExpectLine("* left lobby")
+	alice.ExpectLine("* bobby left lobby")
+	alice.Send("anyone?")
+	carol.ExpectLine("[lobby] alice: anyone?")
+	bob.Quiet()
 
-	bob.send("/quit")
-	bob.expectLine("* bye")
-	if rest := bob.expectEOF(); len(rest) != 0 {
+	bob.Send("/quit")
+	bob.ExpectLine("* bye")
+	if rest := bob.ExpectEOF(); len(rest) != 0 {
 		t.Errorf("lines after bye: %q", rest)
 	}
-	carol.send("/help")
-	carol.expect("* commands")
-	if got := carol.ping(); len(got) < 10 || !strings.HasPrefix(got[len(got)-1], "* ") {
+	carol.Send("/help")
+	carol.Expect("* commands")
+	if got := carol.Ping(); len(got) < 10 || !strings.HasPrefix(got[len(got)-1], "* ") {
 		t.Errorf("help: %q", got)
 	}
 }
@@ -114,20 +115,20 @@ func TestWildcardSubscribers(t *testing.T) {
 	subs := map[string]*client{}
 	for _, p := range patterns {
 		c := dial(t, srv.addr)
-		c.send("/sub " + p)
-		c.expectLine("* subscribed " + p)
+		c.Send("/sub " + p)
+		c.ExpectLine("* subscribed " + p)
 		subs[p] = c
 	}
 	both := dial(t, srv.addr) // overlapping subscriptions: once per subscription
-	both.send("/sub a.*", "/sub a.>")
-	both.expectLine("* subscribed a.*")
-	both.expectLine("* subscribed a.>")
+	both.Send("/sub a.*", "/sub a.>")
+	both.ExpectLine("* subscribed a.*")
+	both.ExpectLine("* subscribed a.>")
 
 	topics := []string{"a", "a.b", "a.c", "a.b.c", "x.b", "x.y"}
 	for _, topic := range topics {
-		pub.send("/pub " + topic + " on " + topic)
+		pub.Send("/pub " + topic + " on " + topic)
 	}
-	pub.quiet()
+	pub.Quiet()
 	want := map[string][]string{
 		"a.b": {"a.b"},
 		"a.*": {"a.b", "a.c"},
@@ -140,28 +141,28 @@ func TestWildcardSubscribers(t *testing.T) {
 		for _, topic := range want[p] {
 			exp = append(exp, "["+topic+"] pub: on "+topic)
 		}
-		if got := c.ping(); strings.Join(got, "\n") != strings.Join(exp, "\n") {
+		if got := c.Ping(); strings.Join(got, "\n") != strings.Join(exp, "\n") {
 			t.Errorf("subscriber of %s got %q, want %q", p, got, exp)
 		}
 	}
 	exp := []string{"[a.b] pub: on a.b", "[a.b] pub: on a.b", "[a.c] pub: on a.c", "[a.c] pub: on a.c", "[a.b.c] pub: on a.b.c"}
-	if got := both.ping(); strings.Join(got, "\n") != strings.Join(exp, "\n") {
+	if got := both.Ping(); strings.Join(got, "\n") != strings.Join(exp, "\n") {
 		t.Errorf("overlapping subscriber got %q, want %q", got, exp)
 	}
 
-	both.send("/unsub a.*")
-	both.expectLine("* unsubscribed a.*")
-	pub.send("/pub a.z once")
-	pub.quiet()
-	if got := both.ping(); len(got) != 1 || got[0] != "[a.z] pub: once" {
+	both.Send("/unsub a.*")
+	both.ExpectLine("* unsubscribed a.*")
+	pub.Send("/pub a.z once")
+	pub.Quiet()
+	if got := both.Ping(); len(got) != 1 || got[0] != "[a.z] pub: once" {
 		t.Errorf("after unsub got %q", got)
 	}
 	// A member of a room that also subscribes to its topic gets two copies.
-	both.send("/join a.z")
-	both.expectLine("* joined a.z (1 here)")
-	pub.send("/pub a.z twice")
-	pub.quiet()
-	if got := both.ping(); len(got) != 2 {
+	both.Send("/join a.z")
+	both.ExpectLine("* joined a.z (1 here)")
+	pub.Send("/pub a.z twice")
+	pub.Quiet()
+	if got := both.Ping(); len(got) != 2 {
 		t.Errorf("member + subscriber got %q, want two copies", got)
 	}
 }
@@ -170,31 +171,31 @@ func TestQueueGroupDistribution(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{})
 	pub := dialNick(t, srv.addr, "pub")
-	pub.send("/sub jobs.* workers") // the publisher is in the group too
-	pub.expectLine("* subscribed jobs.* (group workers)")
+	pub.Send("/sub jobs.* workers") // the publisher is in the group too
+	pub.ExpectLine("* subscribed jobs.* (group workers)")
 	var members []*client
 	for i := 0; i < 3; i++ {
 		c := dialNick(t, srv.addr, fmt.Sprintf("w%d", i))
-		c.send("/sub jobs.* workers")
-		c.expectLine("* subscribed jobs.* (group workers)")
+		c.Send("/sub jobs.* workers")
+		c.ExpectLine("* subscribed jobs.* (group workers)")
 		members = append(members, c)
 	}
 	plain := dial(t, srv.addr)
-	plain.send("/sub jobs.>")
-	plain.expectLine("* subscribed jobs.>")
+	plain.Send("/sub jobs.>")
+	plain.ExpectLine("* subscribed jobs.>")
 
 	const n = 30
 	for i := 0; i < n; i++ {
-		pub.send(fmt.Sprintf("/pub jobs.run job %d", i))
+		pub.Send(fmt.Sprintf("/pub jobs.run job %d", i))
 	}
-	if got := pub.ping(); len(got) != 0 {
+	if got := pub.Ping(); len(got) != 0 {
 		t.Errorf("publisher in the group received %q; it must never get its own messages", got)
 	}
 	count := map[string]int{}
 	for _, m := range members {
-		got := m.ping()
+		got := m.Ping()
 		if len(got) == 0 {
-			t.Errorf("%s got no job", m.nick)
+			t.Errorf("%s got no job", m.Nick)
 		}
 		for _, l := range got {
 			count[l]++
@@ -205,7 +206,7 @@ func TestQueueGroupDistribution(t *testing.T) {
 			t.Errorf("%q delivered %d times across the group, want 1", l, count[l])
 		}
 	}
-	if got := plain.ping(); len(got) != n {
+	if got := plain.Ping(); len(got) != n {
 		t.Errorf("plain subscriber got %d, want every one of %d", len(got), n)
 	}
 }
@@ -231,14 +232,14 @@ func TestNickRules(t *testing.T) {
 		{"/nick OK_NAME-1", "* you are now OK_NAME-1"},
 	}
 	for _, tt := range tests {
-		c.send(tt.cmd)
-		if l := c.next(); !strings.HasPrefix(l, tt.want) {
+		c.Send(tt.cmd)
+		if l := c.Next(); !strings.HasPrefix(l, tt.want) {
 			t.Errorf("%q: got %q, want prefix %q", tt.cmd, l, tt.want)
 		} else if strings.HasPrefix(l, "! ") && !strings.Contains(l, "/help") && !strings.Contains(l, "taken") {
 			t.Errorf("%q: error %q should point to /help", tt.cmd, l)
 		}
 	}
-	c.quiet()
+	c.Quiet()
 }
 
 func TestBadInput(t *testing.T) {
@@ -248,40 +249,40 @@ func TestBadInput(t *testing.T) {
 	t.Run("line too long then normal line", func(t *testing.T) {
 		t.Parallel()
 		c := dial(t, srv.addr)
-		c.send(strings.Repeat("x", 5000))
-		c.expectLine("! line too long (max 4096 bytes)")
-		c.send(strings.Repeat("y", 4096)) // exactly the limit is fine
-		c.expect("! join a room first")
-		c.write(strings.Repeat("z", 4096) + "\r\n") // the \r does not count
-		c.expect("! join a room first")
-		c.send(strings.Repeat("y", 4097))
-		c.expectLine("! line too long (max 4096 bytes)")
+		c.Send(strings.Repeat("x", 5000))
+		c.ExpectLine("! line too long (max 4096 bytes)")
+		c.Send(strings.Repeat("y", 4096)) // exactly the limit is fine
+		c.Expect("! join a room first")
+		c.Write(strings.Repeat("z", 4096) + "\r\n") // the \r does not count
+		c.Expect("! join a room first")
+		c.Send(strings.Repeat("y", 4097))
+		c.ExpectLine("! line too long (max 4096 bytes)")
 		// A long line arriving in pieces is reported once and discarded.
 		for i := 0; i < 5; i++ {
-			c.write(strings.Repeat("w", 2000))
+			c.Write(strings.Repeat("w", 2000))
 		}
-		c.write("end\n/ping after\n")
-		c.expectLine("! line too long (max 4096 bytes)")
-		c.expectLine("* pong after")
-		c.quiet()
+		c.Write("end\n/ping after\n")
+		c.ExpectLine("! line too long (max 4096 bytes)")
+		c.ExpectLine("* pong after")
+		c.Quiet()
 	})
 
 	t.Run("line split across writes and CRLF", func(t *testing.T) {
 		t.Parallel()
 		sub := dial(t, srv.addr)
-		sub.send("/sub split")
-		sub.expectLine("* subscribed split")
+		sub.Send("/sub split")
+		sub.ExpectLine("* subscribed split")
 		c := dial(t, srv.addr)
 		for _, part := range []string{"/pu", "b spl", "it hel", "lo", "\r", "\n"} {
-			c.write(part)
+			c.Write(part)
 			time.Sleep(time.Millisecond) // make separate segments likely; not a timing assertion
 		}
-		c.write("/ping crlf\r\n")
-		c.expectLine("* pong crlf")
-		sub.expectLine("[split] " + c.nick + ": hello")
-		c.write("/pub split a\r\n/pub split b\n/pub split c\r\n")
-		c.quiet()
-		if got := sub.ping(); strings.Join(got, "|") != "[split] "+c.nick+": a|[split] "+c.nick+": b|[split] "+c.nick+": c" {
+		c.Write("/ping crlf\r\n")
+		c.ExpectLine("* pong crlf")
+		sub.ExpectLine("[split] " + c.Nick + ": hello")
+		c.Write("/pub split a\r\n/pub split b\n/pub split c\r\n")
+		c.Quiet()
+		if got := sub.Ping(); strings.Join(got, "|") != "[split] "+c.Nick+": a|[split] "+c.Nick+": b|[split] "+c.Nick+": c" {
 			t.Errorf("got %q", got)
 		}
 	})
@@ -313,8 +314,8 @@ func TestBadInput(t *testing.T) {
 			{"plain text", "! join a room first"},
 		}
 		for _, tt := range tests {
-			c.send(tt.cmd)
-			l := c.next()
+			c.Send(tt.cmd)
+			l := c.Next()
 			if !strings.HasPrefix(l, tt.want) {
 				t.Errorf("%q: got %q, want prefix %q", tt.cmd, l, tt.want)
 			}
@@ -324,8 +325,8 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 		}
-		c.send("", "   ") // blank lines are ignored
-		c.quiet()
+		c.Send("", "   ") // blank lines are ignored
+		c.Quiet()
 	})
 
 	t.Run("invalid UTF-8 and control characters", func(t *testing.T) {
@@ -334,27 +335,27 @@ func TestBadInput(t *testing.T) {
 		a := dialNick(t, srv.addr, "sanA")
 		b := dialNick(t, srv.addr, "sanB")
 		for _, c := range []*client{a, b} {
-			c.send("/join " + room)
-			c.expect("* joined")
+			c.Send("/join " + room)
+			c.Expect("* joined")
 		}
-		a.expectLine("* sanB joined " + room)
-		b.send("/sub evil")
-		b.expectLine("* subscribed evil")
+		a.ExpectLine("* sanB joined " + room)
+		b.Send("/sub evil")
+		b.ExpectLine("* subscribed evil")
 		evil := "bad \xff\xfe esc \x1b[31mred bell\a del\x7f c1 \xc2\x9b nul\x00 tab\tok é"
 		clean := "bad \uFFFD\uFFFD esc \uFFFD[31mred bell\uFFFD del\uFFFD c1 \uFFFD nul\uFFFD tab\tok é"
-		a.write(evil + "\n")
-		a.write("/pub evil " + evil + "\n")
-		a.write("/msg sanB " + evil + "\n")
-		a.expectLine("* sent to sanB")
-		b.expectLine("[" + room + "] sanA: " + clean)
-		b.expectLine("[evil] sanA: " + clean)
-		b.expectLine("(private) sanA: " + clean)
-		b.write("/ping \x1b[2J\n")
-		b.expectLine("* pong \uFFFD[2J")
-		b.write("/join \x1b[2J\n") // echoed names are made safe too
-		b.expect("! ")
-		b.write("/\x1b[2J\n")
-		b.expect("! unknown command")
+		a.Write(evil + "\n")
+		a.Write("/pub evil " + evil + "\n")
+		a.Write("/msg sanB " + evil + "\n")
+		a.ExpectLine("* sent to sanB")
+		b.ExpectLine("[" + room + "] sanA: " + clean)
+		b.ExpectLine("[evil] sanA: " + clean)
+		b.ExpectLine("(private) sanA: " + clean)
+		b.Write("/ping \x1b[2J\n")
+		b.ExpectLine("* pong \uFFFD[2J")
+		b.Write("/join \x1b[2J\n") // echoed names are made safe too
+		b.Expect("! ")
+		b.Write("/\x1b[2J\n")
+		b.Expect("! unknown command")
 	})
 
 	t.Run("double slash", func(t *testing.T) {
@@ -362,15 +363,15 @@ func TestBadInput(t *testing.T) {
 		a := dial(t, srv.addr)
 		b := dial(t, srv.addr)
 		for _, c := range []*client{a, b} {
-			c.send("/join slashes")
-			c.expect("* joined")
+			c.Send("/join slashes")
+			c.Expect("* joined")
 		}
-		a.expect("* " + b.nick + " joined")
-		a.send("//help me", "//", "///x")
-		b.expectLine("[slashes] " + a.nick + ": /help me")
-		b.expectLine("[slashes] " + a.nick + ": /")
-		b.expectLine("[slashes] " + a.nick + ": //x")
-		a.quiet()
+		a.Expect("* " + b.Nick + " joined")
+		a.Send("//help me", "//", "///x")
+		b.ExpectLine("[slashes] " + a.Nick + ": /help me")
+		b.ExpectLine("[slashes] " + a.Nick + ": /")
+		b.ExpectLine("[slashes] " + a.Nick + ": //x")
+		a.Quiet()
 	})
 }
 
@@ -380,16 +381,16 @@ func TestRateLimit(t *testing.T) {
 	// refused however slowly the test runs.
 	srv := startServer(t, server.Config{RateLimit: 0.01, RateBurst: 3})
 	sub := dial(t, srv.addr)
-	sub.send("/sub rl")
-	sub.expectLine("* subscribed rl")
+	sub.Send("/sub rl")
+	sub.ExpectLine("* subscribed rl")
 	c := dial(t, srv.addr)
 	for i := 0; i < 5; i++ {
-		c.send(fmt.Sprintf("/pub rl m%d", i))
+		c.Send(fmt.Sprintf("/pub rl m%d", i))
 	}
-	if got := c.ping(); strings.Join(got, "|") != "! rate limited|! rate limited" {
+	if got := c.Ping(); strings.Join(got, "|") != "! rate limited|! rate limited" {
 		t.Errorf("publisher got %q, want two refusals", got)
 	}
-	if got := sub.ping(); strings.Join(got, "|") != fmt.Sprintf("[rl] %[1]s: m0|[rl] %[1]s: m1|[rl] %[1]s: m2", c.nick) {
+	if got := sub.Ping(); strings.Join(got, "|") != fmt.Sprintf("[rl] %[1]s: m0|[rl] %[1]s: m1|[rl] %[1]s: m2", c.Nick) {
 		t.Errorf("subscriber got %q", got)
 	}
 	if n := srv.Registry().Stats().RateLimited; n != 2 {
@@ -405,16 +406,16 @@ func TestConnectionLimits(t *testing.T) {
 		a := dial(t, srv.addr)
 		dial(t, srv.addr)
 		over := dialRaw(t, srv.addr)
-		over.expectLine("! server full")
-		if rest := over.expectEOF(); len(rest) != 0 {
+		over.ExpectLine("! server full")
+		if rest := over.ExpectEOF(); len(rest) != 0 {
 			t.Errorf("after server full: %q", rest)
 		}
 		// A place frees when a client leaves.
-		a.send("/quit")
-		a.expectLine("* bye")
-		a.expectEOF()
+		a.Send("/quit")
+		a.ExpectLine("* bye")
+		a.ExpectEOF()
 		eventually(t, "the place to free up", func() bool { return srv.Registry().Len() == 1 })
-		dial(t, srv.addr).quiet()
+		dial(t, srv.addr).Quiet()
 		if st := srv.Registry().Stats(); st.Rejected != 1 {
 			t.Errorf("Rejected = %d, want 1", st.Rejected)
 		}
@@ -424,19 +425,18 @@ func TestConnectionLimits(t *testing.T) {
 		srv := startServer(t, server.Config{MaxConnsPerIP: 1})
 		dial(t, srv.addr)
 		over := dialRaw(t, srv.addr)
-		over.expectLine("! server full")
-		over.expectEOF()
+		over.ExpectLine("! server full")
+		over.ExpectEOF()
 		// Another loopback address is another IP.
 		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 		conn, err := d.Dial("tcp", srv.addr)
 		if err != nil {
 			t.Skipf("cannot dial from 127.0.0.2: %v", err)
 		}
-		other := &client{t: t, conn: conn}
+		other := &client{T: t, Conn: conn, R: bufio.NewReader(conn)}
 		t.Cleanup(func() { _ = conn.Close() })
-		other.r = newReader(conn)
-		other.expect("* Welcome")
-		other.quiet()
+		other.Expect("* Welcome")
+		other.Quiet()
 	})
 }
 
@@ -444,8 +444,8 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{IdleTimeout: 200 * time.Millisecond})
 	c := dial(t, srv.addr)
-	c.expectLine("! idle timeout, disconnecting")
-	if rest := c.expectEOF(); len(rest) != 0 {
+	c.ExpectLine("! idle timeout, disconnecting")
+	if rest := c.ExpectEOF(); len(rest) != 0 {
 		t.Errorf("after idle notice: %q", rest)
 	}
 	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 0 })
@@ -458,11 +458,11 @@ func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{MaxPending: 64 << 10})
 	slow := dial(t, srv.addr)
-	slow.send("/sub load")
-	slow.expectLine("* subscribed load")
+	slow.Send("/sub load")
+	slow.ExpectLine("* subscribed load")
 	good := dial(t, srv.addr)
-	good.send("/sub load")
-	good.expectLine("* subscribed load")
+	good.Send("/sub load")
+	good.ExpectLine("* subscribed load")
 	pub := dialNick(t, srv.addr, "pub")
 
 	// The good subscriber reads concurrently, checks order and reports its
@@ -473,7 +473,7 @@ func TestSlowConsumer(t *testing.T) {
 	go func() {
 		defer close(progress)
 		for n := 0; ; n++ {
-			l, err := good.readLine()
+			l, err := good.ReadLine()
 			if err != nil {
 				errc <- fmt.Errorf("after %d messages: %w", n, err)
 				return
@@ -518,15 +518,15 @@ func TestSlowConsumer(t *testing.T) {
 			fmt.Fprintf(&b, "/pub load %d %s\n", n, padding)
 			n++
 		}
-		pub.write(b.String())
-		pub.quiet() // the publisher is answered whatever the slow one does
+		pub.Write(b.String())
+		pub.Quiet() // the publisher is answered whatever the slow one does
 		waitGood(n)
 	}
 	if got := srv.Registry().Stats().SlowConsumers; got != 1 {
 		t.Fatalf("SlowConsumers = %d after %d messages, want 1", got, n)
 	}
 	t.Logf("slow consumer cut after %d messages", n)
-	good.send("/ping done")
+	good.Send("/ping done")
 	for got := range progress {
 		if got < 0 && -got != n {
 			t.Errorf("good subscriber received %d messages, publisher sent %d", -got, n)
@@ -542,7 +542,7 @@ func TestSlowConsumer(t *testing.T) {
 	// what it then reads ends in EOF, and if the notice made it, it is the
 	// last line.
 	eventually(t, "the slow session to end", func() bool { return srv.Registry().Len() == 2 })
-	got := slow.expectEOF()
+	got := slow.ExpectEOF()
 	for i, l := range got {
 		if strings.HasPrefix(l, "!") && (l != "! slow consumer, disconnecting" || i != len(got)-1) {
 			t.Errorf("slow client: unexpected %q at %d of %d", l, i, len(got))
@@ -559,8 +559,8 @@ func TestGracefulShutdownDeliversQueued(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{MaxPending: 64 << 20})
 	sub := dial(t, srv.addr)
-	sub.send("/sub news")
-	sub.expectLine("* subscribed news")
+	sub.Send("/sub news")
+	sub.ExpectLine("* subscribed news")
 	pub := dialNick(t, srv.addr, "pub")
 	// Publish in rounds until a good amount waits in the session queue
 	// itself, beyond what the kernel's socket buffers absorb (bounded).
@@ -571,8 +571,8 @@ func TestGracefulShutdownDeliversQueued(t *testing.T) {
 			fmt.Fprintf(&b, "/pub news %d %s\n", n, padding)
 			n++
 		}
-		pub.write(b.String())
-		pub.quiet() // every message so far is queued for sub
+		pub.Write(b.String())
+		pub.Quiet() // every message so far is queued for sub
 	}
 	if q := srv.Registry().Stats().QueuedBytes; q < 1<<20 {
 		t.Fatalf("only %d bytes queued after %d messages", q, n)
@@ -585,16 +585,16 @@ func TestGracefulShutdownDeliversQueued(t *testing.T) {
 		done <- srv.Shutdown(ctx)
 	}()
 	for i := 0; i < n; i++ {
-		if l, want := sub.next(), fmt.Sprintf("[news] pub: %d %s", i, padding); l != want {
+		if l, want := sub.Next(), fmt.Sprintf("[news] pub: %d %s", i, padding); l != want {
 			t.Fatalf("message %d: got %.60q", i, l)
 		}
 	}
-	sub.expectLine("* server shutting down")
-	if rest := sub.expectEOF(); len(rest) != 0 {
+	sub.ExpectLine("* server shutting down")
+	if rest := sub.ExpectEOF(); len(rest) != 0 {
 		t.Errorf("after the notice: %q", rest)
 	}
-	pub.expectLine("* server shutting down")
-	pub.expectEOF()
+	pub.ExpectLine("* server shutting down")
+	pub.ExpectEOF()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -624,17 +624,17 @@ func TestPanicClosesOnlyThatConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	bystander := dial(t, srv.addr)
-	bystander.send("/join calm")
-	bystander.expect("* joined")
+	bystander.Send("/join calm")
+	bystander.Expect("* joined")
 	victim := dial(t, srv.addr)
-	victim.send("/pub boom x")
-	victim.expectEOF()
+	victim.Send("/pub boom x")
+	victim.ExpectEOF()
 	eventually(t, "the panic to be logged", func() bool { return srv.logs.count("panic") > 0 })
-	bystander.quiet()
+	bystander.Quiet()
 	late := dial(t, srv.addr)
-	late.send("/join calm")
-	late.expectLine("* joined calm (2 here)")
-	bystander.expect("* " + late.nick + " joined calm")
+	late.Send("/join calm")
+	late.ExpectLine("* joined calm (2 here)")
+	bystander.Expect("* " + late.Nick + " joined calm")
 	if n := srv.Registry().Len(); n != 2 {
 		t.Errorf("%d sessions, want 2", n)
 	}
@@ -646,16 +646,16 @@ func TestQuitAndClientClose(t *testing.T) {
 	a := dialNick(t, srv.addr, "leaver")
 	b := dial(t, srv.addr)
 	for _, c := range []*client{a, b} {
-		c.send("/join exit")
-		c.expect("* joined")
+		c.Send("/join exit")
+		c.Expect("* joined")
 	}
-	a.expectLine("* " + b.nick + " joined exit")
-	_ = a.conn.Close() // vanish without /quit
-	b.expectLine("* leaver left exit")
+	a.ExpectLine("* " + b.Nick + " joined exit")
+	_ = a.Conn.Close() // vanish without /quit
+	b.ExpectLine("* leaver left exit")
 	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
 	c := dial(t, srv.addr)
-	c.send("/nick leaver") // the nick is free again
-	c.expectLine("* you are now leaver")
+	c.Send("/nick leaver") // the nick is free again
+	c.ExpectLine("* you are now leaver")
 }
 
 // TestIdleConnectionsWakeUp: connections that stay silent for a while (long
@@ -666,19 +666,19 @@ func TestIdleConnectionsWakeUp(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{})
 	a := dial(t, srv.addr)
-	a.send("/sub wake")
-	a.expectLine("* subscribed wake")
+	a.Send("/sub wake")
+	a.ExpectLine("* subscribed wake")
 	b := dial(t, srv.addr)
 	for round := 0; round < 3; round++ {
 		time.Sleep(tcpfront.DefaultParkAfter + 300*time.Millisecond)
-		b.send(fmt.Sprintf("/pub wake round %d", round))
-		a.expectLine(fmt.Sprintf("[wake] %s: round %d", b.nick, round))
+		b.Send(fmt.Sprintf("/pub wake round %d", round))
+		a.ExpectLine(fmt.Sprintf("[wake] %s: round %d", b.Nick, round))
 		time.Sleep(tcpfront.DefaultParkAfter + 300*time.Millisecond)
-		a.quiet()
-		b.quiet()
+		a.Quiet()
+		b.Quiet()
 	}
-	a.send("/quit")
-	a.expectLine("* bye")
-	a.expectEOF()
+	a.Send("/quit")
+	a.ExpectLine("* bye")
+	a.ExpectEOF()
 	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
 }
