@@ -260,7 +260,13 @@ func (r *reader) drain(fd int) (again bool, err error) {
 		}
 		r.active = time.Now()
 		r.consumeBatch((*bp)[:n])
+		full := n == len(*bp)
 		r.f.pool.Put(bp)
+		if !full {
+			// A short read took everything the socket had: wait for
+			// the next edge instead of paying a read that says EAGAIN.
+			return true, nil
+		}
 	}
 }
 
