@@ -37,7 +37,8 @@ func TestFlagsFromEnv(t *testing.T) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var cfg server.Config
 	var lf, ll string
-	serveFlags(fs, &cfg, &lf, &ll)
+	var gc int
+	serveFlags(fs, &cfg, &lf, &ll, &gc)
 	if err := fs.Parse([]string{"--banner", "from flag"}); err != nil {
 		t.Fatal(err)
 	}
