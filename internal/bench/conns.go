@@ -152,18 +152,8 @@ func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport
 	bar := startProgress(stderr, !o.common.noProgress, int64(o.n), "connecting", connected.Load)
 	t0 := time.Now()
 	err := parallel(ctx, o.n, &connected, func(i int) error {
-		cc, br, err := d.dial(ctx)
+		cc, _, sub, err := dialSubscriber(ctx, d, proto, o.common.topic, o.common.dialTimeout)
 		if err != nil {
-			return fmt.Errorf("subscriber %d: %w", i, err)
-		}
-		var sub subscriber
-		err = handshake(cc, o.common.dialTimeout, func() error {
-			var err error
-			sub, err = proto.subscribe(cc, br, o.common.topic)
-			return err
-		})
-		if err != nil {
-			cc.Close()
 			return fmt.Errorf("subscriber %d: %w", i, err)
 		}
 		conns[i] = cc

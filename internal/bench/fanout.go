@@ -191,18 +191,8 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 	var connected atomic.Int64
 	bar := startProgress(stderr, !o.common.noProgress, int64(o.subs), "connecting", connected.Load)
 	err := parallel(ctx, o.subs, &connected, func(i int) error {
-		cc, br, err := d.dial(ctx)
+		cc, br, sub, err := dialSubscriber(ctx, d, proto, o.common.topic, o.common.dialTimeout)
 		if err != nil {
-			return err
-		}
-		var sub subscriber
-		err = handshake(cc, o.common.dialTimeout, func() error {
-			var err error
-			sub, err = proto.subscribe(cc, br, o.common.topic)
-			return err
-		})
-		if err != nil {
-			cc.Close()
 			return fmt.Errorf("subscriber %d: %w", i, err)
 		}
 		subs[i] = subConn{cc: cc, sub: sub, br: br}

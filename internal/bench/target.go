@@ -169,6 +169,26 @@ func handshake(c net.Conn, timeout time.Duration, fn func() error) error {
 	return nil
 }
 
+// dialSubscriber connects one client and subscribes it to topic, with the
+// handshake bounded by timeout; on error the connection is closed.
+func dialSubscriber(ctx context.Context, d *dialer, proto protocol, topic string, timeout time.Duration) (*countingConn, *bufio.Reader, subscriber, error) {
+	cc, br, err := d.dial(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var sub subscriber
+	err = handshake(cc, timeout, func() error {
+		var err error
+		sub, err = proto.subscribe(cc, br, topic)
+		return err
+	})
+	if err != nil {
+		cc.Close()
+		return nil, nil, nil, err
+	}
+	return cc, br, sub, nil
+}
+
 // pubCodec is the protocol-specific part of a publisher.
 type pubCodec struct {
 	// appendPub appends one publish command.
