@@ -9,6 +9,11 @@ import (
 // written (0 when it would block). Transports that have it let a
 // publisher write to idle subscribers directly at the end of its batch,
 // with no writer goroutine at all.
+//
+// The session calls TryWriteBatch with its lock held and never once it
+// has called Close, so a transport may write to its file descriptor
+// directly, without the guards of the net package. TryWriteBatch must not
+// block or call back into the session.
 type TryWriter interface {
 	TryWriteBatch(frames [][]byte) (int, error)
 }
@@ -82,6 +87,10 @@ func flushAll(list []*Session) {
 // with one non-blocking write, when the transport allows it and nothing
 // else is writing; whatever the socket does not take (or every frame, for
 // transports without TryWriter) goes to a writer goroutine as usual.
+//
+// The write happens under s.mu: it never waits, and holding the lock is
+// what keeps Close from running under it (see TryWriter). Other
+// publishers delivering to this session meanwhile wait a few microseconds.
 func (s *Session) flushDeferred() {
 	s.mu.Lock()
 	if !s.deferred {
@@ -99,64 +108,35 @@ func (s *Session) flushDeferred() {
 		s.mu.Unlock()
 		return
 	}
-	s.writing = true
-	s.writers.Add(1) // this goroutine is the session's writer for now
-	batch := s.queue
-	s.queue = s.spare
-	s.spare = nil
-	s.mu.Unlock()
-	defer s.writers.Done()
-
-	total := 0
-	for _, b := range batch {
-		total += len(b)
-	}
-	n, err := tw.TryWriteBatch(batch)
+	n, err := tw.TryWriteBatch(s.queue)
 	if err != nil {
-		s.mu.Lock()
-		s.pending -= total
-		s.writing = false
+		for _, b := range s.queue {
+			s.pending -= len(b)
+		}
+		s.dropQueueLocked()
 		s.mu.Unlock()
 		s.reg.stats.writeErrors.Add(1)
 		s.abort(ReasonWriteError)
 		return
 	}
+	s.pending -= n
+	rest, sent := unwritten(s.queue, n)
+	if len(rest) == 0 {
+		s.dropQueueLocked()
+	} else {
+		// The socket is full: a writer goroutine takes over the
+		// unwritten frames, the first possibly cut.
+		k := copy(s.queue, rest)
+		clear(s.queue[k:])
+		s.queue = s.queue[:k]
+		s.startWriterLocked()
+	}
+	s.mu.Unlock()
 	if n > 0 {
 		s.reg.stats.bytesOut.Add(uint64(n))
 		s.reg.stats.writes.Add(1)
 	}
-	rest, sent := unwritten(batch, n)
 	s.reg.stats.framesOut.Add(uint64(sent))
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pending -= n
-	if len(rest) == 0 && len(s.queue) == 0 {
-		clear(batch)
-		if s.spare == nil {
-			s.spare = batch[:0]
-		} else {
-			s.reg.putFrames(batch)
-		}
-		s.writing = false
-		s.reg.putFrames(s.queue)
-		s.reg.putFrames(s.spare)
-		s.queue, s.spare = nil, nil
-		return
-	}
-	// The socket is full or more came in: a writer goroutine takes over,
-	// the unwritten frames first.
-	if len(rest) > 0 {
-		merged := append(rest, s.queue...)
-		clear(batch[:sent])
-		s.reg.putFrames(s.queue)
-		s.queue = merged
-	} else {
-		clear(batch)
-		s.spare = batch[:0]
-	}
-	s.writers.Add(1)
-	go s.writeLoop()
 }
 
 // unwritten returns the frames of batch left after n bytes were written,

@@ -157,3 +157,89 @@ func TestEndServingRecovers(t *testing.T) {
 	}
 	other.Finish(ReasonShutdown)
 }
+
+// gateTransport lets each WriteBatch through only when the test sends a
+// token, and checks that the frames of a batch in flight are not changed
+// while it waits (a queue slice handed back too early would be).
+type gateTransport struct {
+	gate    chan struct{}
+	entered chan struct{}
+	mu      sync.Mutex
+	out     []string
+	changed bool
+}
+
+func (g *gateTransport) WriteBatch(frames [][]byte) error {
+	before := fmt.Sprint(stringsOf(frames))
+	g.entered <- struct{}{}
+	<-g.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if fmt.Sprint(stringsOf(frames)) != before {
+		g.changed = true
+	}
+	g.out = append(g.out, stringsOf(frames)...)
+	return nil
+}
+
+func (g *gateTransport) SetWriteDeadline(time.Time) error { return nil }
+func (g *gateTransport) Close() error                     { return nil }
+
+func stringsOf(frames [][]byte) []string {
+	s := make([]string, len(frames))
+	for i, f := range frames {
+		s[i] = string(f)
+	}
+	return s
+}
+
+// TestQueueSlotNotReusedInFlight walks a writer through the cases of the
+// session's one-frame slot: the slot as the batch in flight (new frames
+// must go elsewhere), the slot as the next queue, and a second frame
+// moving the queue out of it.
+func TestQueueSlotNotReusedInFlight(t *testing.T) {
+	t.Parallel()
+	h := hub.New(hub.Config{})
+	reg := NewRegistry(h, Limits{})
+	g := &gateTransport{gate: make(chan struct{}), entered: make(chan struct{})}
+	s := New(reg, Config{Door: "test"}, g, benchCodec{})
+	s.Info("a") // into the slot; the writer takes it as its batch
+	<-g.entered
+	s.Info("b") // the slot is in flight: a pooled queue
+	s.Info("c")
+	g.gate <- struct{}{}
+	<-g.entered // writing [b c]; the slot is the next queue
+	s.Info("d")
+	s.Info("e") // moves the queue out of the slot
+	s.Info("f")
+	g.gate <- struct{}{}
+	<-g.entered
+	g.gate <- struct{}{}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.QueuedBytes() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("queue never drained")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	g.mu.Lock()
+	got, changed := g.out, g.changed
+	g.mu.Unlock()
+	var want []string
+	for _, x := range []string{"a", "b", "c", "d", "e", "f"} {
+		want = append(want, string(benchCodec{}.Reply(Reply{Text: x})))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("written %q, want %q", got, want)
+	}
+	if changed {
+		t.Error("a batch's frames changed while it was being written")
+	}
+	go func() {
+		for range g.entered {
+		}
+	}()
+	close(g.gate)
+	s.Finish(ReasonShutdown)
+	close(g.entered)
+}

@@ -85,6 +85,7 @@ type Session struct {
 	mu       sync.Mutex // guards the fields below
 	queue    [][]byte   // frames waiting for the writer
 	spare    [][]byte   // the writer's last batch, reused as the next queue
+	slot     [1][]byte  // backs the queue of an idle session's first frame
 	pending  int        // bytes queued or being written
 	writing  bool       // a writer goroutine is running
 	closing  bool       // no more frames except the final notice
@@ -187,11 +188,7 @@ func (s *Session) enqueueFrom(b []byte, fs *flushSet) {
 		s.mu.Unlock()
 		return
 	}
-	if s.queue == nil {
-		s.queue = s.reg.getFrames()
-	}
-	s.queue = append(s.queue, b)
-	s.pending += len(b)
+	s.appendLocked(b)
 	if fs == nil {
 		s.startWriterLocked()
 		s.mu.Unlock()
@@ -205,6 +202,36 @@ func (s *Session) enqueueFrom(b []byte, fs *flushSet) {
 	if join {
 		fs.sessions = append(fs.sessions, s)
 	}
+}
+
+// appendLocked adds b to the queue. The first frame of a session with no
+// writer goes into the session's own slot, so a broadcast waking thousands
+// of idle sessions for one frame each borrows no queue slices; a second
+// frame moves the queue to a pooled slice. Caller holds s.mu.
+func (s *Session) appendLocked(b []byte) {
+	switch {
+	case s.queue == nil && !s.writing:
+		// No writer holds the slot (a writer's batch or spare may
+		// alias it only while s.writing).
+		s.queue = s.slot[:0:1]
+	case s.queue == nil:
+		s.queue = s.reg.getFrames()
+	case len(s.queue) == cap(s.queue) && cap(s.queue) < frameSliceCap:
+		old := s.queue
+		s.queue = append(s.reg.getFrames(), old...)
+		clear(old)
+	}
+	s.queue = append(s.queue, b)
+	s.pending += len(b)
+}
+
+// dropQueueLocked empties the queue of an idle session after its frames
+// went out or were dropped, pinning no slice. Caller holds s.mu.
+func (s *Session) dropQueueLocked() {
+	clear(s.queue)
+	s.reg.putFrames(s.queue) // keeps out the session's own slot (cap 1)
+	s.queue = nil
+	s.slot[0] = nil
 }
 
 // startWriterLocked starts the writer goroutine unless one runs. Caller
@@ -308,9 +335,7 @@ func (s *Session) beginCloseLocked(r CloseReason, drop bool) {
 		s.Logger().Warn("slow consumer disconnected", "nick", s.client.Nick(), "max_pending", s.cfg.MaxPending)
 	}
 	if notice := r.Notice(); notice != "" {
-		b := s.codec.Reply(Reply{Error: r.IsError(), Text: notice, Final: r})
-		s.queue = append(s.queue, b)
-		s.pending += len(b)
+		s.appendLocked(s.codec.Reply(Reply{Error: r.IsError(), Text: notice, Final: r}))
 	}
 	if len(s.queue) == 0 && !s.writing {
 		s.closed = true

@@ -89,6 +89,11 @@ func (f *Front) open(c *net.TCPConn) *reader {
 		return nil
 	}
 	r := &reader{f: f, c: c, rc: rc, ticket: ticket, active: time.Now()}
+	if err := rc.Control(func(fd uintptr) { r.fd = int(fd) }); err != nil {
+		ticket.Release()
+		_ = c.Close()
+		return nil
+	}
 	scfg := f.cfg.Session
 	scfg.RemoteAddr = remote
 	r.s = session.New(f.reg, scfg, r, Codec{})
@@ -126,6 +131,7 @@ type reader struct {
 	s       *session.Session
 	c       *net.TCPConn
 	rc      syscall.RawConn
+	fd      int // the socket, for TryWriteBatch
 	ticket  *session.Ticket
 	active  time.Time // when bytes last arrived
 	partial []byte    // an incomplete line carried to the next read
@@ -141,14 +147,45 @@ func (r *reader) WriteBatch(frames [][]byte) error {
 	return err
 }
 
-// TryWriteBatch implements session.TryWriter: one writev that does not
-// wait for the socket; it returns the bytes the socket took (0 when full).
+// TryWriteBatch implements session.TryWriter: one send or writev that
+// does not wait for the socket; it returns the bytes the socket took (0
+// when full). It goes to the file descriptor directly: the session calls
+// it under its lock and never after Close, which is the guard the net
+// package's descriptor lock would otherwise give, and a broadcast to many
+// idle connections spends its time in the kernel, not in bookkeeping.
 func (r *reader) TryWriteBatch(frames [][]byte) (int, error) {
-	if len(frames) > maxIovecs {
-		frames = frames[:maxIovecs]
+	var n uintptr
+	var errno syscall.Errno
+	switch {
+	case len(frames) == 1:
+		b := frames[0]
+		if len(b) == 0 {
+			return 0, nil
+		}
+		n, _, errno = syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(r.fd),
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
+	case len(frames) <= smallIovecs:
+		var local [smallIovecs]syscall.Iovec
+		n, errno = writev(r.fd, fillIovecs(local[:0], frames))
+	default:
+		iov := r.f.iovecs.Get().(*[]syscall.Iovec)
+		vec := fillIovecs((*iov)[:0], frames[:min(len(frames), maxIovecs)])
+		n, errno = writev(r.fd, vec)
+		clear(vec) // drop the references to the frames
+		*iov = vec[:0]
+		r.f.iovecs.Put(iov)
 	}
-	iov := r.f.iovecs.Get().(*[]syscall.Iovec)
-	vec := (*iov)[:0]
+	switch errno {
+	case 0:
+		return int(n), nil
+	case syscall.EAGAIN, syscall.EINTR:
+		return 0, nil
+	}
+	return 0, errno
+}
+
+// fillIovecs appends an iovec for each non-empty frame to vec.
+func fillIovecs(vec []syscall.Iovec, frames [][]byte) []syscall.Iovec {
 	for _, b := range frames {
 		if len(b) > 0 {
 			v := syscall.Iovec{Base: &b[0]}
@@ -156,27 +193,20 @@ func (r *reader) TryWriteBatch(frames [][]byte) (int, error) {
 			vec = append(vec, v)
 		}
 	}
-	var n uintptr
-	var errno syscall.Errno
-	err := r.rc.Write(func(fd uintptr) bool {
-		if len(vec) > 0 {
-			n, _, errno = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&vec[0])), uintptr(len(vec)))
-		}
-		return true
-	})
-	clear(vec) // drop the references to the frames
-	*iov = vec[:0]
-	r.f.iovecs.Put(iov)
-	switch {
-	case err != nil:
-		return 0, err
-	case errno == syscall.EAGAIN || errno == syscall.EINTR:
-		return 0, nil
-	case errno != 0:
-		return 0, errno
-	}
-	return int(n), nil
+	return vec
 }
+
+// writev is one non-blocking writev(2) of vec to the socket fd.
+func writev(fd int, vec []syscall.Iovec) (uintptr, syscall.Errno) {
+	if len(vec) == 0 {
+		return 0, 0
+	}
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&vec[0])), uintptr(len(vec)))
+	return n, errno
+}
+
+// smallIovecs is how many frames TryWriteBatch gathers on its stack.
+const smallIovecs = 8
 
 // maxIovecs is the most buffers one writev takes (IOV_MAX on Linux).
 const maxIovecs = 1024
