@@ -77,9 +77,31 @@ func (s *Session) publishTag() any {
 	return s.batch
 }
 
+// flushAll writes every session of list and adds up the writes in the
+// registry's counters once, not once per session: with a broadcast split
+// over several goroutines, per-write atomic adds would bounce the
+// counters' cache line between CPUs.
 func flushAll(list []*Session) {
+	if len(list) == 0 {
+		return
+	}
+	var w tally
 	for _, t := range list {
-		t.flushDeferred()
+		t.flushDeferred(&w)
+	}
+	w.addTo(&list[0].reg.stats)
+}
+
+// tally counts direct writes for flushAll.
+type tally struct{ bytes, writes, frames uint64 }
+
+func (w *tally) addTo(c *counters) {
+	if w.writes > 0 {
+		c.bytesOut.Add(w.bytes)
+		c.writes.Add(w.writes)
+	}
+	if w.frames > 0 {
+		c.framesOut.Add(w.frames)
 	}
 }
 
@@ -91,7 +113,7 @@ func flushAll(list []*Session) {
 // The write happens under s.mu: it never waits, and holding the lock is
 // what keeps Close from running under it (see TryWriter). Other
 // publishers delivering to this session meanwhile wait a few microseconds.
-func (s *Session) flushDeferred() {
+func (s *Session) flushDeferred(w *tally) {
 	s.mu.Lock()
 	if !s.deferred {
 		s.mu.Unlock()
@@ -133,10 +155,10 @@ func (s *Session) flushDeferred() {
 	}
 	s.mu.Unlock()
 	if n > 0 {
-		s.reg.stats.bytesOut.Add(uint64(n))
-		s.reg.stats.writes.Add(1)
+		w.bytes += uint64(n)
+		w.writes++
 	}
-	s.reg.stats.framesOut.Add(uint64(sent))
+	w.frames += uint64(sent)
 }
 
 // unwritten returns the frames of batch left after n bytes were written,

@@ -63,13 +63,20 @@ func (g *Registry) getFrames() [][]byte {
 	return make([][]byte, 0, frameSliceCap)
 }
 
+// putFrames gives a queue slice back to the pool, unless it is nil, the
+// session's own slot or too big to keep.
 func (g *Registry) putFrames(f [][]byte) {
 	if cap(f) < frameSliceCap || cap(f) > maxPooledFrames {
 		return
 	}
 	clear(f[:cap(f)])
-	f = f[:0]
-	g.frames.Put(&f)
+	// The pool holds pointers; allocate the one this slice needs here,
+	// after the checks above, so that the common no-op calls allocate
+	// nothing (a parameter whose address escapes would be moved to the
+	// heap on every call).
+	p := new([][]byte)
+	*p = f[:0]
+	g.frames.Put(p)
 }
 
 type counters struct {
