@@ -258,20 +258,27 @@ func (c *Client) Subscriptions() []string {
 	return out
 }
 
+// Now returns the hub's clock in Unix nanoseconds, the time it stamps on
+// messages.
+func (c *Client) Now() int64 { return c.h.now() }
+
 // Publish publishes text (already sanitized) on topic from this client and
 // returns the number of local deliveries. The client never receives its
 // own message.
 func (c *Client) Publish(topic, text string) (int, error) {
-	return c.PublishTagged(topic, text, nil)
+	return c.PublishTagged(topic, text, nil, 0)
 }
 
 // PublishTagged is Publish with an opaque tag attached to the message for
-// the subscribers' benefit (Message.Tag). The hub never looks at it.
-func (c *Client) PublishTagged(topic, text string, tag any) (int, error) {
+// the subscribers' benefit (Message.Tag; the hub never looks at it) and
+// the message's time, at, in Unix nanoseconds (0: now). A front end that
+// publishes several messages that arrived in one read can stamp them all
+// with one clock reading (Now) instead of one each.
+func (c *Client) PublishTagged(topic, text string, tag any, at int64) (int, error) {
 	if err := ValidateTopic(topic); err != nil {
 		return 0, err
 	}
-	m := &Message{Kind: KindMessage, Topic: topic, From: c.Nick(), Text: text, SenderNode: c.h.node, SenderID: c.id, Tag: tag}
+	m := &Message{Kind: KindMessage, Topic: topic, From: c.Nick(), Text: text, SenderNode: c.h.node, SenderID: c.id, Tag: tag, Time: at}
 	return c.h.publish(m), nil
 }
 

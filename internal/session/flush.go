@@ -22,6 +22,7 @@ type TryWriter interface {
 // batch. Only the publishing goroutine touches it.
 type flushSet struct {
 	sessions []*Session
+	at       int64 // the batch's message time, 0 until its first publish
 }
 
 // bigFlush is the flush-set size above which EndBatch spreads the writes
@@ -40,6 +41,9 @@ func (s *Session) BeginBatch() { s.batched = true }
 // goroutine only.
 func (s *Session) EndBatch() {
 	s.batched = false
+	if s.batch != nil {
+		s.batch.at = 0
+	}
 	if s.batch == nil || len(s.batch.sessions) == 0 {
 		return
 	}
@@ -65,16 +69,21 @@ func (s *Session) EndBatch() {
 	}
 }
 
-// publishTag returns the tag a publish by this session carries: its flush
-// set while a batch is open, else nil (writers start at once).
-func (s *Session) publishTag() any {
+// publishTag returns the tag and time a publish by this session carries:
+// while a batch is open, its flush set and the batch's time, read from the
+// clock once per batch (messages that arrived in one read arrived
+// together); else nil (writers start at once) and 0 (the hub's clock).
+func (s *Session) publishTag() (tag any, at int64) {
 	if !s.batched {
-		return nil
+		return nil, 0
 	}
 	if s.batch == nil {
 		s.batch = &flushSet{}
 	}
-	return s.batch
+	if s.batch.at == 0 {
+		s.batch.at = s.client.Now()
+	}
+	return s.batch, s.batch.at
 }
 
 // flushAll writes every session of list and adds up the writes in the

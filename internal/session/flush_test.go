@@ -243,3 +243,58 @@ func TestQueueSlotNotReusedInFlight(t *testing.T) {
 	s.Finish(ReasonShutdown)
 	close(g.entered)
 }
+
+// timeSub records the time of every message delivered to it.
+type timeSub struct {
+	mu    sync.Mutex
+	times []int64
+}
+
+func (s *timeSub) Deliver(m *hub.Message) {
+	s.mu.Lock()
+	s.times = append(s.times, m.Time)
+	s.mu.Unlock()
+}
+
+// TestBatchSharesOneTime checks that the messages of one publisher batch
+// carry the one time read for the batch, and that the next batch reads
+// the clock again.
+func TestBatchSharesOneTime(t *testing.T) {
+	t.Parallel()
+	h := hub.New(hub.Config{})
+	reg := NewRegistry(h, Limits{})
+	rec := &timeSub{}
+	c := h.Connect(rec)
+	defer c.Close()
+	if err := c.Subscribe("t", ""); err != nil {
+		t.Fatal(err)
+	}
+	pub := New(reg, Config{Door: "test"}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+	defer pub.Finish(ReasonShutdown)
+	batch := func(n int) {
+		pub.BeginBatch()
+		defer pub.EndBatch()
+		for i := 0; i < n; i++ {
+			pub.Do(Request{Op: line.OpPub, Arg: "t", Text: fmt.Sprint(i)})
+		}
+	}
+	batch(3)
+	time.Sleep(2 * time.Millisecond)
+	batch(2)
+	pub.Do(Request{Op: line.OpPub, Arg: "t", Text: "unbatched"})
+	rec.mu.Lock()
+	got := append([]int64(nil), rec.times...)
+	rec.mu.Unlock()
+	if len(got) != 6 {
+		t.Fatalf("got %d messages, want 6", len(got))
+	}
+	if got[0] == 0 || got[0] != got[1] || got[1] != got[2] {
+		t.Errorf("first batch times %v, want one non-zero time", got[:3])
+	}
+	if got[3] <= got[2] || got[3] != got[4] {
+		t.Errorf("second batch times %v after %d, want one later time", got[3:5], got[2])
+	}
+	if got[5] < got[4] {
+		t.Errorf("unbatched time %d before the batch's %d", got[5], got[4])
+	}
+}

@@ -156,7 +156,8 @@ func (s *Session) publish(r Request, topic, text string) {
 	if !s.allow(r) {
 		return
 	}
-	if _, err := s.client.PublishTagged(topic, sanitize(text), s.publishTag()); err != nil {
+	tag, at := s.publishTag()
+	if _, err := s.client.PublishTagged(topic, sanitize(text), tag, at); err != nil {
 		s.reply(r, true, userError(err))
 		return
 	}
