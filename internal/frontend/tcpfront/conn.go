@@ -140,8 +140,16 @@ type reader struct {
 	park    parkState // owned by the parker while parked
 }
 
-// WriteBatch implements session.Transport: all frames in one writev.
+// WriteBatch implements session.Transport: all frames in one writev, or
+// one write for a single frame. The single-frame case matters for memory:
+// the net package's writev keeps an iovec array on the connection for
+// good (~100 bytes), and most idle connections have only ever been sent
+// single frames (the greeting, a reply).
 func (r *reader) WriteBatch(frames [][]byte) error {
+	if len(frames) == 1 {
+		_, err := r.c.Write(frames[0])
+		return err
+	}
 	bufs := net.Buffers(frames)
 	_, err := bufs.WriteTo(r.c)
 	return err
