@@ -188,11 +188,14 @@ func asciiEqualFold(s string, b []byte) bool {
 // and tabs.
 func cutWord(b []byte) (word, rest []byte) {
 	b = trimLeftSpace(b)
-	i := bytes.IndexAny(b, " \t")
-	if i < 0 {
-		return b, nil
+	// A plain loop: words are short, and bytes.IndexAny builds a byte
+	// set on every call (2% of server CPU when publishing).
+	for i, c := range b {
+		if c == ' ' || c == '\t' {
+			return b[:i], b[i:]
+		}
 	}
-	return b[:i], b[i:]
+	return b, nil
 }
 
 func trimLeftSpace(b []byte) []byte {

@@ -231,3 +231,14 @@ func BenchmarkClean(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseCommand parses the line a benchmark publisher sends.
+func BenchmarkParseCommand(b *testing.B) {
+	l := []byte("/pub bench.topic 42 1732790000000000000 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+	for i := 0; i < b.N; i++ {
+		c, err := ParseCommand(l)
+		if err != nil || c.Op != OpPub {
+			b.Fatal(c, err)
+		}
+	}
+}
