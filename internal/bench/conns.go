@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -96,11 +97,14 @@ type connsReport struct {
 	LastP90Ms          float64 `json:"broadcast_last_p90_ms"`
 	LastP99Ms          float64 `json:"broadcast_last_p99_ms"`
 	LastMaxMs          float64 `json:"broadcast_last_max_ms"`
-	Expected           int64   `json:"expected"`
-	Delivered          int64   `json:"delivered"`
-	Lost               int64   `json:"lost"`
-	SlowConsumers      int     `json:"slow_consumers"`
-	Disconnected       int     `json:"disconnected"`
+	// LastMs is every completed broadcast's time to its last receiver, in
+	// the order sent, so that outliers can be placed in the run.
+	LastMs        []float64 `json:"broadcast_last_ms"`
+	Expected      int64     `json:"expected"`
+	Delivered     int64     `json:"delivered"`
+	Lost          int64     `json:"lost"`
+	SlowConsumers int       `json:"slow_consumers"`
+	Disconnected  int       `json:"disconnected"`
 	latencyFigures
 	serverFigures
 	DeliveriesPerCPUSec *float64 `json:"deliveries_per_server_cpu_second"`
@@ -277,6 +281,7 @@ func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport
 	closeAll()
 	readers.Wait()
 
+	rep.LastMs = slices.Clone(lastMs)
 	sort.Float64s(lastMs)
 	rep.LastP50Ms, rep.LastP90Ms = quantile(lastMs, 0.5), quantile(lastMs, 0.9)
 	rep.LastP99Ms, rep.LastMaxMs = quantile(lastMs, 0.99), quantile(lastMs, 1)

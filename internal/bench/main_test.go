@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +236,9 @@ func TestConnsConsistent(t *testing.T) {
 	}
 	if !(rep.LastP50Ms <= rep.LastP90Ms && rep.LastP90Ms <= rep.LastP99Ms && rep.LastP99Ms <= rep.LastMaxMs) || rep.LastP50Ms < 0 {
 		t.Errorf("broadcast percentiles not monotone: %v %v %v %v", rep.LastP50Ms, rep.LastP90Ms, rep.LastP99Ms, rep.LastMaxMs)
+	}
+	if len(rep.LastMs) != rep.BroadcastsComplete || len(rep.LastMs) == 0 || slices.Max(rep.LastMs) != rep.LastMaxMs || slices.Min(rep.LastMs) > rep.LastP50Ms {
+		t.Errorf("broadcast times %v disagree with %d complete, max %v, p50 %v", rep.LastMs, rep.BroadcastsComplete, rep.LastMaxMs, rep.LastP50Ms)
 	}
 	// The last receiver of a broadcast is no earlier than any receiver.
 	if rep.LastMaxMs+0.001 < rep.LatencyMaxMs*0.999 {
