@@ -2,6 +2,7 @@ package session
 
 import (
 	"runtime"
+	"sync/atomic"
 )
 
 // TryWriter is an optional Transport method: write as much of frames as
@@ -29,6 +30,35 @@ type flushSet struct {
 // over one goroutine per P (a broadcast to thousands of subscribers).
 const bigFlush = 256
 
+// flushChunk is how many sessions a flushing goroutine takes from a big
+// flush set at a time.
+const flushChunk = 64
+
+// flushWork is a big flush set shared by the goroutines writing it. They
+// take chunks from a common cursor rather than fixed shares, so that when
+// the OS deschedules one of them (the load generator or other clients
+// compete for the same cores) the others take over its part instead of
+// the broadcast's tail waiting for it.
+type flushWork struct {
+	list []*Session
+	next atomic.Int64
+}
+
+// run writes chunks of the set until none is left.
+func (w *flushWork) run() {
+	var t tally
+	for {
+		i := int(w.next.Add(flushChunk)) - flushChunk
+		if i >= len(w.list) {
+			break
+		}
+		for _, s := range w.list[i:min(i+flushChunk, len(w.list))] {
+			s.flushDeferred(&t)
+		}
+	}
+	t.addTo(&w.list[0].reg.stats)
+}
+
 // BeginBatch marks the start of a batch of requests read together (one
 // read from the socket). Until EndBatch, messages this session publishes
 // do not start their subscribers' writers; EndBatch then writes each
@@ -49,24 +79,25 @@ func (s *Session) EndBatch() {
 	}
 	list := s.batch.sessions
 	if len(list) > bigFlush {
-		parts := min(runtime.GOMAXPROCS(0), (len(list)+bigFlush-1)/bigFlush)
-		per := (len(list) + parts - 1) / parts
-		for i := per; i < len(list); i += per {
-			chunk := append([]*Session(nil), list[i:min(i+per, len(list))]...)
+		// The set goes to the flushing goroutines, which may outlive this
+		// call; the next batch starts a new one (and a broadcast-sized
+		// list is not pinned).
+		s.batch.sessions = nil
+		w := &flushWork{list: list}
+		helpers := min(runtime.GOMAXPROCS(0), (len(list)+bigFlush-1)/bigFlush) - 1
+		for range helpers {
 			s.reg.flushers.Add(1)
 			go func() {
 				defer s.reg.flushers.Done()
-				flushAll(chunk)
+				w.run()
 			}()
 		}
-		list = list[:per]
+		w.run()
+		return
 	}
 	flushAll(list)
-	clear(s.batch.sessions)
-	s.batch.sessions = s.batch.sessions[:0]
-	if cap(s.batch.sessions) > 4*bigFlush {
-		s.batch.sessions = nil // do not pin a broadcast-sized list
-	}
+	clear(list)
+	s.batch.sessions = list[:0]
 }
 
 // publishTag returns the tag and time a publish by this session carries:

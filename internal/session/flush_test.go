@@ -88,14 +88,20 @@ func (s *stingyTransport) String() string {
 // through a writer goroutine, in order and complete.
 func TestBatchedPublishKeepsOrder(t *testing.T) {
 	t.Parallel()
-	for _, limit := range []int{1 << 20, 7, 100} {
-		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
+	tests := []struct{ subs, limit int }{
+		{3, 1 << 20}, {3, 7}, {3, 100},
+		// Over bigFlush: the flush set is shared by several goroutines.
+		{3 * bigFlush, 1 << 20}, {3 * bigFlush, 7},
+	}
+	for _, tt := range tests {
+		limit := tt.limit
+		t.Run(fmt.Sprintf("subs=%d/limit=%d", tt.subs, limit), func(t *testing.T) {
 			t.Parallel()
 			h := hub.New(hub.Config{})
 			reg := NewRegistry(h, Limits{})
 			var subs []*stingyTransport
 			var sess []*Session
-			for i := 0; i < 3; i++ {
+			for i := 0; i < tt.subs; i++ {
 				tr := &stingyTransport{limit: limit}
 				s := New(reg, Config{Door: "test"}, tr, benchCodec{})
 				if err := s.Client().Subscribe("t", ""); err != nil {
