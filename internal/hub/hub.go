@@ -252,6 +252,16 @@ func (h *Hub) deliverDirect(m *Message) int {
 }
 
 func (h *Hub) deliverPlain(r *matchResult, m *Message) int {
+	if len(r.plain) >= MinTakenFanout {
+		if t, ok := m.Tag.(FanoutTaker); ok {
+			f := Fanout{subs: r.plain, Msg: m, sender: m.SenderID, local: m.SenderNode == h.node}
+			if t.TakeFanout(f) {
+				// Counted without looking for the sender among them:
+				// that would touch every subscriber once more.
+				return len(r.plain)
+			}
+		}
+	}
 	n := 0
 	for _, s := range r.plain {
 		if s.client.id == m.SenderID && m.SenderNode == h.node {

@@ -2,7 +2,10 @@ package session
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
 // TryWriter is an optional Transport method: write as much of frames as
@@ -23,7 +26,90 @@ type TryWriter interface {
 // batch. Only the publishing goroutine touches it.
 type flushSet struct {
 	sessions []*Session
-	at       int64 // the batch's message time, 0 until its first publish
+	at       int64      // the batch's message time, 0 until its first publish
+	fanout   hub.Fanout // a broadcast taken from the hub (TakeFanout), if taken
+	taken    bool
+}
+
+// TakeFanout implements hub.FanoutTaker. A batch holds at most one taken
+// broadcast: EndBatch delivers it from one goroutine per P, each subscriber
+// queued and written in one visit (deliverNow); if the batch goes on to
+// handle another request first, Do delivers it the ordinary way before
+// that request (deliverTaken), so the publisher's order holds.
+func (fs *flushSet) TakeFanout(f hub.Fanout) bool {
+	if fs.taken {
+		return false
+	}
+	fs.fanout, fs.taken = f, true
+	return true
+}
+
+// deliverTaken delivers the batch's taken broadcast the ordinary way: each
+// subscriber queues it and joins the flush set. Reader goroutine only.
+func (s *Session) deliverTaken() {
+	fs := s.batch
+	f := fs.fanout
+	fs.fanout, fs.taken = hub.Fanout{}, false
+	for i := range f.Len() {
+		switch sub := f.Subscriber(i).(type) {
+		case nil:
+		case *Session:
+			sub.enqueueFrom(f.Msg.Encoded(sub.codec.Slot(), sub.codec.Message), fs)
+		default:
+			sub.Deliver(f.Msg)
+		}
+	}
+}
+
+// runTaken delivers and writes the batch's taken broadcast from one
+// goroutine per P, taking chunks of subscribers from a shared cursor, and
+// returns when every subscriber has it queued (most have it written).
+// Reader goroutine only.
+func (s *Session) runTaken() {
+	fs := s.batch
+	w := &fanoutWork{f: fs.fanout, reg: s.reg}
+	fs.fanout, fs.taken = hub.Fanout{}, false
+	helpers := min(runtime.GOMAXPROCS(0), (w.f.Len()+bigFlush-1)/bigFlush) - 1
+	var wg sync.WaitGroup
+	for range helpers {
+		wg.Add(1)
+		s.reg.flushers.Add(1)
+		go func() {
+			defer s.reg.flushers.Done()
+			defer wg.Done()
+			w.run()
+		}()
+	}
+	w.run()
+	wg.Wait()
+}
+
+// fanoutWork is a taken broadcast shared by the goroutines delivering it.
+type fanoutWork struct {
+	f    hub.Fanout
+	reg  *Registry
+	next atomic.Int64
+}
+
+func (w *fanoutWork) run() {
+	var t tally
+	m := w.f.Msg
+	for {
+		i := int(w.next.Add(flushChunk)) - flushChunk
+		if i >= w.f.Len() {
+			break
+		}
+		for j := i; j < min(i+flushChunk, w.f.Len()); j++ {
+			switch sub := w.f.Subscriber(j).(type) {
+			case nil:
+			case *Session:
+				sub.deliverNow(m.Encoded(sub.codec.Slot(), sub.codec.Message), &t)
+			default:
+				sub.Deliver(m)
+			}
+		}
+	}
+	t.addTo(&w.reg.stats)
 }
 
 // bigFlush is the flush-set size above which EndBatch spreads the writes
@@ -71,10 +157,14 @@ func (s *Session) BeginBatch() { s.batched = true }
 // goroutine only.
 func (s *Session) EndBatch() {
 	s.batched = false
-	if s.batch != nil {
-		s.batch.at = 0
+	if s.batch == nil {
+		return
 	}
-	if s.batch == nil || len(s.batch.sessions) == 0 {
+	s.batch.at = 0
+	if s.batch.taken {
+		s.runTaken()
+	}
+	if len(s.batch.sessions) == 0 {
 		return
 	}
 	list := s.batch.sessions
@@ -160,6 +250,27 @@ func (s *Session) flushDeferred(w *tally) {
 		return
 	}
 	s.deferred = false
+	s.writeNowLocked(w)
+}
+
+// deliverNow queues b and, unless a writer runs or the session waits in a
+// publisher's flush set, writes it at once like flushDeferred. It is how a
+// taken fan-out (TakeFanout) reaches each subscriber: one visit instead of
+// a queue append now and a write at the batch end.
+func (s *Session) deliverNow(b []byte, w *tally) {
+	s.mu.Lock()
+	if !s.admitLocked(b) || s.deferred {
+		s.mu.Unlock()
+		return
+	}
+	s.writeNowLocked(w)
+}
+
+// writeNowLocked writes the queue directly with one non-blocking write when
+// the transport allows it and nothing else is writing, handing what the
+// socket does not take (or everything, without TryWriter) to a writer
+// goroutine. Caller holds s.mu, which it releases.
+func (s *Session) writeNowLocked(w *tally) {
 	if s.writing || s.closed || len(s.queue) == 0 {
 		s.mu.Unlock()
 		return

@@ -304,3 +304,56 @@ func TestBatchSharesOneTime(t *testing.T) {
 		t.Errorf("unbatched time %d before the batch's %d", got[5], got[4])
 	}
 }
+
+// TestTakenBroadcastKeepsOrder publishes to more subscribers than
+// hub.MinTakenFanout, so that the batch takes the broadcast from the hub:
+// alone in its batch it is delivered at the batch end, in parallel; with a
+// private message after it in the same batch, the broadcast must still
+// arrive first.
+func TestTakenBroadcastKeepsOrder(t *testing.T) {
+	t.Parallel()
+	h := hub.New(hub.Config{})
+	reg := NewRegistry(h, Limits{})
+	var subs []*stingyTransport
+	var sess []*Session
+	for i := 0; i < hub.MinTakenFanout+50; i++ {
+		tr := &stingyTransport{limit: 1 << 20}
+		s := New(reg, Config{Door: "test"}, tr, benchCodec{})
+		if err := s.Client().Subscribe("big", ""); err != nil {
+			t.Fatal(err)
+		}
+		subs, sess = append(subs, tr), append(sess, s)
+	}
+	pub := New(reg, Config{Door: "test"}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+	// The publisher subscribes too: it must not receive its own message.
+	if err := pub.Client().Subscribe("big", ""); err != nil {
+		t.Fatal(err)
+	}
+	bob := sess[0].Nick()
+
+	pub.BeginBatch()
+	pub.Do(Request{Op: line.OpPub, Arg: "big", Text: "alone"})
+	pub.EndBatch()
+	pub.BeginBatch()
+	pub.Do(Request{Op: line.OpPub, Arg: "big", Text: "first"})
+	pub.Do(Request{Op: line.OpMsg, Arg: bob, Text: "second"})
+	pub.EndBatch()
+
+	want := fmt.Sprintf("[big] %s: alone\n[big] %s: first\n", pub.Nick(), pub.Nick())
+	deadline := time.Now().Add(10 * time.Second)
+	for i, tr := range subs {
+		w := want
+		if i == 0 {
+			w += string(benchCodec{}.Message(&hub.Message{Kind: hub.KindPrivate, From: pub.Nick(), Text: "second"}))
+		}
+		for tr.String() != w {
+			if time.Now().After(deadline) {
+				t.Fatalf("subscriber %d got %q\nwant %q", i, tr.String(), w)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, s := range append(sess, pub) {
+		s.Finish(ReasonShutdown)
+	}
+}

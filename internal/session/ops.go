@@ -70,6 +70,11 @@ var HelpLines = []string{
 // called from the front end's reader goroutine. Publishing requests (say,
 // pub, msg) are answered only on error, so they can run at full rate.
 func (s *Session) Do(r Request) {
+	if s.batch != nil && s.batch.taken {
+		// Whatever this request delivers must not overtake the
+		// broadcast the batch took from the hub.
+		s.deliverTaken()
+	}
 	switch r.Op {
 	case line.OpSay:
 		if s.room == "" {

@@ -179,16 +179,10 @@ func (s *Session) enqueue(b []byte) { s.enqueueFrom(b, nil) }
 // publisher's flush set and is written at the end of the publisher's batch.
 func (s *Session) enqueueFrom(b []byte, fs *flushSet) {
 	s.mu.Lock()
-	if s.closing {
+	if !s.admitLocked(b) {
 		s.mu.Unlock()
 		return
 	}
-	if s.pending+len(b) > s.cfg.MaxPending {
-		s.beginCloseLocked(ReasonSlowConsumer, true)
-		s.mu.Unlock()
-		return
-	}
-	s.appendLocked(b)
 	if fs == nil {
 		s.startWriterLocked()
 		s.mu.Unlock()
@@ -202,6 +196,21 @@ func (s *Session) enqueueFrom(b []byte, fs *flushSet) {
 	if join {
 		fs.sessions = append(fs.sessions, s)
 	}
+}
+
+// admitLocked queues b unless the session is closing or b would take the
+// queue over its limit, which makes the session a slow consumer. It
+// reports whether b was queued. Caller holds s.mu.
+func (s *Session) admitLocked(b []byte) bool {
+	if s.closing {
+		return false
+	}
+	if s.pending+len(b) > s.cfg.MaxPending {
+		s.beginCloseLocked(ReasonSlowConsumer, true)
+		return false
+	}
+	s.appendLocked(b)
+	return true
 }
 
 // appendLocked adds b to the queue. The first frame of a session with no
