@@ -1,7 +1,9 @@
 package session
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -77,6 +79,14 @@ func (s *Session) runTaken() {
 		go func() {
 			defer s.reg.flushers.Done()
 			defer wg.Done()
+			defer func() {
+				// A subscriber's Deliver must not panic; if one does,
+				// this goroutine has no connection to end, so log it
+				// and leave the rest of the broadcast to the others.
+				if p := recover(); p != nil {
+					s.Logger().Error("panic delivering a broadcast", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
 			w.run()
 		}()
 	}

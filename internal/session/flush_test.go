@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -352,6 +354,50 @@ func TestTakenBroadcastKeepsOrder(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+	for _, s := range append(sess, pub) {
+		s.Finish(ReasonShutdown)
+	}
+}
+
+var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// boomSub is a hub subscriber whose Deliver panics.
+type boomSub struct{}
+
+func (boomSub) Deliver(*hub.Message) { panic("test: subscriber exploded") }
+
+// TestTakenBroadcastSurvivesPanickingSubscriber: a subscriber that panics
+// during a parallel broadcast ends neither the process (when a helper
+// goroutine meets it) nor more than the publisher's own call (when the
+// publisher does).
+func TestTakenBroadcastSurvivesPanickingSubscriber(t *testing.T) {
+	t.Parallel()
+	h := hub.New(hub.Config{})
+	reg := NewRegistry(h, Limits{})
+	var sess []*Session
+	for i := 0; i < 4*hub.MinTakenFanout; i++ {
+		if i%flushChunk == 0 {
+			c := h.Connect(boomSub{})
+			defer c.Close()
+			if err := c.Subscribe("big", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := New(reg, Config{Door: "test", Logger: discardLog}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+		if err := s.Client().Subscribe("big", ""); err != nil {
+			t.Fatal(err)
+		}
+		sess = append(sess, s)
+	}
+	pub := New(reg, Config{Door: "test", Logger: discardLog}, &stingyTransport{limit: 1 << 20}, benchCodec{})
+	for i := 0; i < 5; i++ {
+		func() {
+			defer func() { _ = recover() }() // the publisher's own share may meet it
+			pub.BeginBatch()
+			defer pub.EndBatch()
+			pub.Do(Request{Op: line.OpPub, Arg: "big", Text: "x"})
+		}()
 	}
 	for _, s := range append(sess, pub) {
 		s.Finish(ReasonShutdown)
