@@ -34,6 +34,7 @@ func TestFlagsFromEnv(t *testing.T) {
 	t.Setenv("SWITCHBOARD_TCP_ADDR", "127.0.0.1:9999")
 	t.Setenv("SWITCHBOARD_MAX_PENDING", "4096")
 	t.Setenv("SWITCHBOARD_BANNER", "hello there")
+	t.Setenv("SWITCHBOARD_TCP_KEEPALIVE", "2m")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var cfg server.Config
 	var lf, ll string
@@ -47,6 +48,9 @@ func TestFlagsFromEnv(t *testing.T) {
 	}
 	if cfg.TCPAddr != "127.0.0.1:9999" || cfg.MaxPending != 4096 {
 		t.Errorf("env not applied: tcp=%q pending=%d", cfg.TCPAddr, cfg.MaxPending)
+	}
+	if cfg.TCPKeepAlive != 2*time.Minute {
+		t.Errorf("SWITCHBOARD_TCP_KEEPALIVE not applied: %v", cfg.TCPKeepAlive)
 	}
 	if cfg.Banner != "from flag" {
 		t.Errorf("command line should win over env, banner = %q", cfg.Banner)

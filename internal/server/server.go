@@ -43,6 +43,9 @@ type Config struct {
 	MaxConnsPerIP int
 	// IdleTimeout disconnects clients silent for that long; 0 means never.
 	IdleTimeout time.Duration
+	// TCPKeepAlive is the TCP door's keepalive probe interval; 0 means the
+	// default (15s), negative turns keepalives off.
+	TCPKeepAlive time.Duration
 	// ParkAfter is how long a TCP connection may be idle before it gives
 	// up its goroutine and waits in the door's epoll set (Linux); 0 means
 	// the default (1s), negative means never.
@@ -129,6 +132,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		MaxLine:     cfg.MaxLine,
 		IdleTimeout: cfg.IdleTimeout,
 		ParkAfter:   cfg.ParkAfter,
+		KeepAlive:   cfg.TCPKeepAlive,
 		Logger:      log,
 		Session: session.Config{
 			MaxPending: cfg.MaxPending,

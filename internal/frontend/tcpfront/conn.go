@@ -78,10 +78,7 @@ func (f *Front) open(c *net.TCPConn) *reader {
 		_ = c.Close()
 		return nil
 	}
-	if f.cfg.KeepAlive > 0 {
-		_ = c.SetKeepAlive(true)
-		_ = c.SetKeepAlivePeriod(f.cfg.KeepAlive)
-	}
+	setKeepAlive(c, f.cfg.KeepAlive)
 	rc, err := c.SyscallConn()
 	if err != nil {
 		ticket.Release()
@@ -99,6 +96,19 @@ func (f *Front) open(c *net.TCPConn) *reader {
 	r.s = session.New(f.reg, scfg, r, Codec{})
 	r.s.Info(f.cfg.Banner + " You are " + r.s.Nick() + ". Type /help for commands.")
 	return r
+}
+
+// setKeepAlive probes an idle peer every period, or never when period is
+// not positive. Off must be said explicitly: the net package's listener
+// turns keepalives on by default.
+func setKeepAlive(c *net.TCPConn, period time.Duration) {
+	if period <= 0 {
+		_ = c.SetKeepAlive(false)
+		return
+	}
+	// First probe after period of silence, then one every period; a
+	// peer that answers none of 9 is gone (about 10 periods in all).
+	_ = c.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: period, Interval: period, Count: 9})
 }
 
 // close ends the connection after its reader stopped with err.
