@@ -35,6 +35,7 @@ func TestFlagsFromEnv(t *testing.T) {
 	t.Setenv("SWITCHBOARD_MAX_PENDING", "4096")
 	t.Setenv("SWITCHBOARD_BANNER", "hello there")
 	t.Setenv("SWITCHBOARD_TCP_KEEPALIVE", "2m")
+	t.Setenv("SWITCHBOARD_TCP_SNDBUF", "32768")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var cfg server.Config
 	var lf, ll string
@@ -48,6 +49,9 @@ func TestFlagsFromEnv(t *testing.T) {
 	}
 	if cfg.TCPAddr != "127.0.0.1:9999" || cfg.MaxPending != 4096 {
 		t.Errorf("env not applied: tcp=%q pending=%d", cfg.TCPAddr, cfg.MaxPending)
+	}
+	if cfg.TCPSendBuffer != 32768 {
+		t.Errorf("SWITCHBOARD_TCP_SNDBUF not applied: %d", cfg.TCPSendBuffer)
 	}
 	if cfg.TCPKeepAlive != 2*time.Minute {
 		t.Errorf("SWITCHBOARD_TCP_KEEPALIVE not applied: %v", cfg.TCPKeepAlive)

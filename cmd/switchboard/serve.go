@@ -26,6 +26,7 @@ func serveFlags(fs *flag.FlagSet, cfg *server.Config, logFormat, logLevel *strin
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "maximum concurrent connections over all doors; 0 = unlimited")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 0, "maximum concurrent connections per client IP; 0 = unlimited")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "disconnect clients that send nothing for this long; 0 = never")
+	fs.IntVar(&cfg.TCPSendBuffer, "tcp-sndbuf", 0, "socket send buffer for TCP clients in bytes (SO_SNDBUF; Linux doubles it); 0 = the kernel's autotuning (up to a few MiB)")
 	fs.DurationVar(&cfg.TCPKeepAlive, "tcp-keepalive", 15*time.Second, "TCP keepalive probe interval for TCP clients (dead peers are found after ~10 unanswered probes); negative = off")
 	fs.DurationVar(&cfg.ParkAfter, "park-after", time.Second, "idle time after which a TCP connection gives up its goroutine and waits in an epoll set (Linux); negative (e.g. -1s) = never")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown lets queues drain")

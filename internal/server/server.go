@@ -43,6 +43,11 @@ type Config struct {
 	MaxConnsPerIP int
 	// IdleTimeout disconnects clients silent for that long; 0 means never.
 	IdleTimeout time.Duration
+	// TCPSendBuffer caps the kernel send buffer of TCP clients' sockets
+	// (SO_SNDBUF) so that a slow consumer is noticed after about
+	// MaxPending plus twice this many bytes; 0 leaves the kernel's
+	// autotuning.
+	TCPSendBuffer int
 	// TCPKeepAlive is the TCP door's keepalive probe interval; 0 means the
 	// default (15s), negative turns keepalives off.
 	TCPKeepAlive time.Duration
@@ -69,6 +74,8 @@ func (c Config) Validate() error {
 		return errors.New("server: max pending must not be negative")
 	case c.RateLimit < 0 || c.RateBurst < 0:
 		return errors.New("server: rate limit and burst must not be negative")
+	case c.TCPSendBuffer < 0:
+		return errors.New("server: TCP send buffer must not be negative")
 	case c.MaxConns < 0 || c.MaxConnsPerIP < 0:
 		return errors.New("server: connection limits must not be negative")
 	case c.IdleTimeout < 0 || c.ShutdownTimeout < 0:
@@ -133,6 +140,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		IdleTimeout: cfg.IdleTimeout,
 		ParkAfter:   cfg.ParkAfter,
 		KeepAlive:   cfg.TCPKeepAlive,
+		SendBuffer:  cfg.TCPSendBuffer,
 		Logger:      log,
 		Session: session.Config{
 			MaxPending: cfg.MaxPending,

@@ -21,6 +21,7 @@ func TestConfigValidate(t *testing.T) {
 		{RateBurst: -1},
 		{MaxConns: -1},
 		{MaxConnsPerIP: -1},
+		{TCPSendBuffer: -1},
 		{IdleTimeout: -time.Second},
 		{ShutdownTimeout: -time.Second},
 	}

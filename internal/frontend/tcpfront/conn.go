@@ -79,6 +79,9 @@ func (f *Front) open(c *net.TCPConn) *reader {
 		return nil
 	}
 	setKeepAlive(c, f.cfg.KeepAlive)
+	if f.cfg.SendBuffer > 0 {
+		_ = c.SetWriteBuffer(f.cfg.SendBuffer)
+	}
 	rc, err := c.SyscallConn()
 	if err != nil {
 		ticket.Release()

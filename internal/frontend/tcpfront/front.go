@@ -41,6 +41,9 @@ type Config struct {
 	// KeepAlive is the TCP keepalive period (default 15s); negative
 	// disables keepalives.
 	KeepAlive time.Duration
+	// SendBuffer sets each connection's SO_SNDBUF in bytes, which also
+	// turns off the kernel's autotuning of it; 0 leaves the kernel's.
+	SendBuffer int
 	// ParkAfter is how long a connection may be idle before its goroutine
 	// ends and the connection waits in the door's own epoll set instead
 	// (Linux only); 0 means DefaultParkAfter, negative means never park.
