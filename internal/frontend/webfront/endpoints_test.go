@@ -3,6 +3,7 @@ package webfront_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -64,6 +65,33 @@ func TestHTTPPublish(t *testing.T) {
 	// Wrong method.
 	if code, _, _ := get(t, ts.base+"/pub/alerts.disk"); code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET /pub: status %d, want 405", code)
+	}
+}
+
+// TestHTTPPublishRateLimit: --rate-limit applies to HTTP publishes per
+// client address; over it the answer is 429 with Retry-After.
+func TestHTTPPublishRateLimit(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *server.Config) {
+		c.RateLimit = 0.5 // one token per 2 s: the test cannot earn one back
+		c.RateBurst = 2
+	})
+	for i, want := range []int{202, 202} {
+		if code, body := post(t, ts, "alerts.disk", "x", nil); code != want {
+			t.Fatalf("publish %d: status %d (%v), want %d", i, code, body, want)
+		}
+	}
+	resp, err := http.Post(ts.base+"/pub/alerts.disk", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(b), "rate limited") {
+		t.Fatalf("third publish: %d %q, want 429 rate limited", resp.StatusCode, b)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "1" && ra != "2" {
+		t.Errorf("Retry-After %q, want 1 or 2 (seconds)", ra)
 	}
 }
 

@@ -124,6 +124,7 @@ type Front struct {
 	handler http.Handler
 	metrics *promMetrics
 	stats   *sampler
+	pubRate *ipLimiter // HTTP publishes per client IP; nil without --rate-limit
 
 	mu       sync.Mutex // guards closed and the Add side of handlers
 	closed   bool
@@ -165,6 +166,7 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	}
 	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	f.connsGone = sync.NewCond(&f.connMu)
+	f.pubRate = newIPLimiter(cfg.Session.RateLimit, cfg.Session.RateBurst)
 	f.stats = newSampler(f, cfg.StatsHistory)
 	m, err := newMetrics(f)
 	if err != nil {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
@@ -32,6 +34,11 @@ func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
 			unauthorized(w, "wrong token")
 			return http.StatusUnauthorized
 		}
+	}
+	if ok, wait := f.pubRate.allow(r.RemoteAddr, time.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		httpError(w, http.StatusTooManyRequests, "rate limited: over --rate-limit publishes per second from this address")
+		return http.StatusTooManyRequests
 	}
 	topic := r.PathValue("topic")
 	if err := hub.ValidateTopic(topic); err != nil {
