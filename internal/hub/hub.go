@@ -252,23 +252,20 @@ func (h *Hub) deliverDirect(m *Message) int {
 }
 
 func (h *Hub) deliverPlain(r *matchResult, m *Message) int {
-	if len(r.plain) >= MinTakenFanout {
-		if t, ok := m.Tag.(FanoutTaker); ok {
-			f := Fanout{subs: r.plain, Msg: m, sender: m.SenderID, local: m.SenderNode == h.node}
-			if t.TakeFanout(f) {
-				// Counted without looking for the sender among them:
-				// that would touch every subscriber once more.
-				return len(r.plain)
-			}
+	f := Fanout{subs: r.plain, Msg: m, sender: m.SenderID, local: m.SenderNode == h.node}
+	if f.Len() >= MinTakenFanout {
+		if t, ok := m.Tag.(FanoutTaker); ok && t.TakeFanout(f) {
+			// Counted without looking for the sender among them: that
+			// would touch every subscriber once more.
+			return f.Len()
 		}
 	}
 	n := 0
-	for _, s := range r.plain {
-		if s.client.id == m.SenderID && m.SenderNode == h.node {
-			continue
+	for i := range f.Len() {
+		if sub := f.Subscriber(i); sub != nil {
+			sub.Deliver(m)
+			n++
 		}
-		s.client.sub.Deliver(m)
-		n++
 	}
 	return n
 }

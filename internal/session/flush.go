@@ -56,7 +56,7 @@ func (s *Session) deliverTaken() {
 		switch sub := f.Subscriber(i).(type) {
 		case nil:
 		case *Session:
-			sub.enqueueFrom(f.Msg.Encoded(sub.codec.Slot(), sub.codec.Message), fs)
+			sub.enqueueFrom(sub.frame(f.Msg), fs)
 		default:
 			sub.Deliver(f.Msg)
 		}
@@ -71,27 +71,47 @@ func (s *Session) runTaken() {
 	fs := s.batch
 	w := &fanoutWork{f: fs.fanout, reg: s.reg}
 	fs.fanout, fs.taken = hub.Fanout{}, false
-	helpers := min(runtime.GOMAXPROCS(0), (w.f.Len()+bigFlush-1)/bigFlush) - 1
 	var wg sync.WaitGroup
+	s.goHelpers(w.f.Len(), &wg, w.run)
+	w.run()
+	wg.Wait()
+}
+
+// goHelpers starts the helper goroutines for work on n sessions: one per P
+// beyond the caller's own, and none for fewer than bigFlush per goroutine.
+// Each is counted in the registry's flushers (and in wg, if not nil), and
+// a panic in one is logged: a helper has no connection to end, and the
+// caller and the other helpers take over the rest of the work.
+func (s *Session) goHelpers(n int, wg *sync.WaitGroup, run func()) {
+	helpers := min(runtime.GOMAXPROCS(0), (n+bigFlush-1)/bigFlush) - 1
 	for range helpers {
-		wg.Add(1)
+		if wg != nil {
+			wg.Add(1)
+		}
 		s.reg.flushers.Add(1)
 		go func() {
 			defer s.reg.flushers.Done()
-			defer wg.Done()
+			if wg != nil {
+				defer wg.Done()
+			}
 			defer func() {
-				// A subscriber's Deliver must not panic; if one does,
-				// this goroutine has no connection to end, so log it
-				// and leave the rest of the broadcast to the others.
 				if p := recover(); p != nil {
-					s.Logger().Error("panic delivering a broadcast", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					s.Logger().Error("panic in a flushing goroutine", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				}
 			}()
-			w.run()
+			run()
 		}()
 	}
-	w.run()
-	wg.Wait()
+}
+
+// nextChunk claims the next flushChunk indexes below n from cursor, shared
+// by the goroutines working through one set.
+func nextChunk(cursor *atomic.Int64, n int) (lo, hi int, ok bool) {
+	lo = int(cursor.Add(flushChunk)) - flushChunk
+	if lo >= n {
+		return 0, 0, false
+	}
+	return lo, min(lo+flushChunk, n), true
 }
 
 // fanoutWork is a taken broadcast shared by the goroutines delivering it.
@@ -105,15 +125,15 @@ func (w *fanoutWork) run() {
 	var t tally
 	m := w.f.Msg
 	for {
-		i := int(w.next.Add(flushChunk)) - flushChunk
-		if i >= w.f.Len() {
+		lo, hi, ok := nextChunk(&w.next, w.f.Len())
+		if !ok {
 			break
 		}
-		for j := i; j < min(i+flushChunk, w.f.Len()); j++ {
+		for j := lo; j < hi; j++ {
 			switch sub := w.f.Subscriber(j).(type) {
 			case nil:
 			case *Session:
-				sub.deliverNow(m.Encoded(sub.codec.Slot(), sub.codec.Message), &t)
+				sub.deliverNow(sub.frame(m), &t)
 			default:
 				sub.Deliver(m)
 			}
@@ -144,13 +164,11 @@ type flushWork struct {
 func (w *flushWork) run() {
 	var t tally
 	for {
-		i := int(w.next.Add(flushChunk)) - flushChunk
-		if i >= len(w.list) {
+		lo, hi, ok := nextChunk(&w.next, len(w.list))
+		if !ok {
 			break
 		}
-		for _, s := range w.list[i:min(i+flushChunk, len(w.list))] {
-			s.flushDeferred(&t)
-		}
+		flushEach(w.list[lo:hi], &t)
 	}
 	t.addTo(&w.list[0].reg.stats)
 }
@@ -184,14 +202,7 @@ func (s *Session) EndBatch() {
 		// list is not pinned).
 		s.batch.sessions = nil
 		w := &flushWork{list: list}
-		helpers := min(runtime.GOMAXPROCS(0), (len(list)+bigFlush-1)/bigFlush) - 1
-		for range helpers {
-			s.reg.flushers.Add(1)
-			go func() {
-				defer s.reg.flushers.Done()
-				w.run()
-			}()
-		}
+		s.goHelpers(len(list), nil, w.run)
 		w.run()
 		return
 	}
@@ -226,10 +237,15 @@ func flushAll(list []*Session) {
 		return
 	}
 	var w tally
-	for _, t := range list {
-		t.flushDeferred(&w)
-	}
+	flushEach(list, &w)
 	w.addTo(&list[0].reg.stats)
+}
+
+// flushEach writes every session of list, counting into w.
+func flushEach(list []*Session, w *tally) {
+	for _, s := range list {
+		s.flushDeferred(w)
+	}
 }
 
 // tally counts direct writes for flushAll.

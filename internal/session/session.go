@@ -155,7 +155,13 @@ func (s *Session) Done() <-chan struct{} {
 // hub.Subscriber.
 func (s *Session) Deliver(m *hub.Message) {
 	fs, _ := m.Tag.(*flushSet)
-	s.enqueueFrom(m.Encoded(s.codec.Slot(), s.codec.Message), fs)
+	s.enqueueFrom(s.frame(m), fs)
+}
+
+// frame returns m encoded for this session's wire format, shared with
+// every session of the same format.
+func (s *Session) frame(m *hub.Message) []byte {
+	return m.Encoded(s.codec.Slot(), s.codec.Message)
 }
 
 // Send queues a reply or notice for the client.
