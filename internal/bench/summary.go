@@ -134,13 +134,7 @@ func summarize(dir string) (*comparison, error) {
 	}
 	for k, runs := range fan {
 		m := fanoutMedian{Server: k.server, K: k.n, Runs: len(runs)}
-		col := func(get func(r *fanoutReport) float64) float64 {
-			v := make([]float64, len(runs))
-			for i := range runs {
-				v[i] = get(&runs[i])
-			}
-			return median(v)
-		}
+		col := func(get func(r *fanoutReport) float64) float64 { return medianOf(runs, get) }
 		m.DeliveriesPerCPUSec = col(func(r *fanoutReport) float64 { return deref(r.DeliveriesPerCPUSec) })
 		m.ServerCPUSeconds = col(func(r *fanoutReport) float64 { return deref(r.ServerCPUSeconds) })
 		m.DeliveredPerSec = col(func(r *fanoutReport) float64 { return r.DeliveredPerS })
@@ -154,13 +148,7 @@ func summarize(dir string) (*comparison, error) {
 	}
 	for k, runs := range con {
 		m := connsMedian{Server: k.server, Connections: k.n, Runs: len(runs)}
-		col := func(get func(r *connsReport) float64) float64 {
-			v := make([]float64, len(runs))
-			for i := range runs {
-				v[i] = get(&runs[i])
-			}
-			return median(v)
-		}
+		col := func(get func(r *connsReport) float64) float64 { return medianOf(runs, get) }
 		kb := func(p *int64) float64 {
 			if p == nil {
 				return 0
@@ -192,6 +180,15 @@ func summarize(dir string) (*comparison, error) {
 }
 
 // median of v (mean of the middle two for an even count), 0 if empty.
+// medianOf returns the median of get over runs.
+func medianOf[T any](runs []T, get func(*T) float64) float64 {
+	v := make([]float64, len(runs))
+	for i := range runs {
+		v[i] = get(&runs[i])
+	}
+	return median(v)
+}
+
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
