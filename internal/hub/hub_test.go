@@ -9,25 +9,13 @@ import (
 	"testing"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/hubtest"
 )
 
-// recorder is a fake Subscriber that records every delivery.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []*hub.Message
-}
+// recorder records what a client receives, with filters by kind.
+type recorder struct{ hubtest.Inbox }
 
-func (r *recorder) Deliver(m *hub.Message) {
-	r.mu.Lock()
-	r.msgs = append(r.msgs, m)
-	r.mu.Unlock()
-}
-
-func (r *recorder) all() []*hub.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*hub.Message(nil), r.msgs...)
-}
+func (r *recorder) all() []*hub.Message { return r.Messages() }
 
 // texts returns the texts of the deliveries of kind k.
 func (r *recorder) texts(k hub.Kind) []string {
@@ -42,11 +30,7 @@ func (r *recorder) texts(k hub.Kind) []string {
 
 func (r *recorder) count(k hub.Kind) int { return len(r.texts(k)) }
 
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.msgs = nil
-	r.mu.Unlock()
-}
+func (r *recorder) reset() { r.Reset() }
 
 type peer struct {
 	*hub.Client

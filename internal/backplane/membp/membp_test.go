@@ -1,37 +1,15 @@
 package membp
 
 import (
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/hubtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// inbox records what a client receives.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []*hub.Message
-}
-
-func (b *inbox) Deliver(m *hub.Message) {
-	b.mu.Lock()
-	b.msgs = append(b.msgs, m)
-	b.mu.Unlock()
-}
-
-func (b *inbox) texts() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, m := range b.msgs {
-		out = append(out, m.Text)
-	}
-	return out
-}
 
 func cluster(n int) []*hub.Hub {
 	bus := NewBus()
@@ -48,7 +26,7 @@ func cluster(n int) []*hub.Hub {
 func TestCrossNodePlainNoDuplicates(t *testing.T) {
 	t.Parallel()
 	hs := cluster(3)
-	var boxes [3]inbox
+	var boxes [3]hubtest.Inbox
 	var cs [3]*hub.Client
 	for i, h := range hs {
 		cs[i] = h.Connect(&boxes[i])
@@ -56,7 +34,7 @@ func TestCrossNodePlainNoDuplicates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	local := hs[0].Connect(&inbox{})
+	local := hs[0].Connect(&hubtest.Inbox{})
 	if err := local.Subscribe("news.*", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +43,11 @@ func TestCrossNodePlainNoDuplicates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := boxes[0].texts(); len(got) != 0 {
+	if got := boxes[0].Texts(); len(got) != 0 {
 		t.Fatalf("publisher got its own messages: %v", got)
 	}
 	for i := 1; i < 3; i++ {
-		if got := boxes[i].texts(); len(got) != 3 || got[0] != "a" || got[2] != "c" {
+		if got := boxes[i].Texts(); len(got) != 3 || got[0] != "a" || got[2] != "c" {
 			t.Fatalf("node %d got %v, want [a b c] once each in order", i, got)
 		}
 	}
@@ -78,14 +56,14 @@ func TestCrossNodePlainNoDuplicates(t *testing.T) {
 func TestQueueGroupExactlyOnceAcrossNodes(t *testing.T) {
 	t.Parallel()
 	hs := cluster(3)
-	var boxes [3]inbox
+	var boxes [3]hubtest.Inbox
 	for i, h := range hs {
 		c := h.Connect(&boxes[i])
 		if err := c.Subscribe("jobs.*", "workers"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pub := hs[0].Connect(&inbox{})
+	pub := hs[0].Connect(&hubtest.Inbox{})
 	const n = 300
 	for i := 0; i < n; i++ {
 		if _, err := pub.Publish("jobs.build", "x"); err != nil {
@@ -94,7 +72,7 @@ func TestQueueGroupExactlyOnceAcrossNodes(t *testing.T) {
 	}
 	total := 0
 	for i := range boxes {
-		got := len(boxes[i].texts())
+		got := len(boxes[i].Texts())
 		if got == 0 {
 			t.Errorf("node %d got no work", i)
 		}

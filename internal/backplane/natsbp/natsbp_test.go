@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/hubtest"
 )
 
 // TestMain checks for leaked goroutines. nats.go and nats-server end some
@@ -31,28 +31,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// inbox records what a client receives.
-type inbox struct {
-	mu   sync.Mutex
-	msgs []*hub.Message
-}
-
-func (b *inbox) Deliver(m *hub.Message) {
-	b.mu.Lock()
-	b.msgs = append(b.msgs, m)
-	b.mu.Unlock()
-}
-
-func (b *inbox) texts() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, m := range b.msgs {
-		out = append(out, m.Text)
-	}
-	return out
 }
 
 // testNode is one hub on a Backplane.
@@ -125,16 +103,16 @@ func TestOptionalStartsWithoutNATS(t *testing.T) {
 	if err := bp.Start(h); err != nil {
 		t.Fatal(err)
 	}
-	var box inbox
+	var box hubtest.Inbox
 	c := h.Connect(&box)
 	if err := c.Subscribe("a", ""); err != nil {
 		t.Fatalf("subscribing without NATS: %v", err)
 	}
-	p := h.Connect(&inbox{})
+	p := h.Connect(&hubtest.Inbox{})
 	if _, err := p.Publish("a", "local"); err != nil {
 		t.Fatal(err)
 	}
-	if got := box.texts(); len(got) != 1 {
+	if got := box.Texts(); len(got) != 1 {
 		t.Fatalf("local delivery without NATS: got %q", got)
 	}
 	if st := bp.Status(); st.Connected || st.Warning == "" {
@@ -149,7 +127,7 @@ func TestInterestFollowsLocalSubscriptions(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t)
 	a := newNode(t, ns.ClientURL(), "a")
-	c1, c2 := a.h.Connect(&inbox{}), a.h.Connect(&inbox{})
+	c1, c2 := a.h.Connect(&hubtest.Inbox{}), a.h.Connect(&hubtest.Inbox{})
 	for _, c := range []*hub.Client{c1, c2} {
 		if err := c.Subscribe("x.>", ""); err != nil {
 			t.Fatal(err)
@@ -176,7 +154,7 @@ func TestKilledNodeLeavesPresence(t *testing.T) {
 	ns := startNATS(t)
 	a := newNode(t, ns.ClientURL(), "a")
 	b := newNode(t, ns.ClientURL(), "b")
-	cb := b.h.Connect(&inbox{})
+	cb := b.h.Connect(&hubtest.Inbox{})
 	if err := cb.SetNick("bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +165,7 @@ func TestKilledNodeLeavesPresence(t *testing.T) {
 		w := a.h.Who("room")
 		return len(w) == 1 && w[0] == "bob"
 	})
-	ca := a.h.Connect(&inbox{})
+	ca := a.h.Connect(&hubtest.Inbox{})
 	if err := ca.SetNick("BOB"); !errors.Is(err, hub.ErrNickTaken) {
 		t.Fatalf("taking bob's nick on another node: %v, want ErrNickTaken", err)
 	}
