@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -144,7 +145,8 @@ type reader struct {
 	s       *session.Session
 	c       *net.TCPConn
 	rc      syscall.RawConn
-	fd      int // the socket, for TryWriteBatch
+	fd      int      // the socket, for TryWriteBatch (which uses it only under raw)
+	raw     rawGuard // keeps TryWriteBatch off fd once Close has begun
 	ticket  *session.Ticket
 	active  time.Time // when bytes last arrived
 	partial []byte    // an incomplete line carried to the next read
@@ -168,13 +170,44 @@ func (r *reader) WriteBatch(frames [][]byte) error {
 	return err
 }
 
+// rawGuard makes the raw-descriptor write safe by construction: once the
+// connection's Close has begun, no TryWriteBatch reaches the descriptor,
+// whatever the caller does. Without it, a write racing Close could land on
+// the socket the kernel hands the same number to next, another client's.
+// The net package's descriptor lock would give the same guarantee, at the
+// cost of its bookkeeping on every write of a broadcast; this is one
+// uncontended mutex per write, and the writes it serializes never wait.
+type rawGuard struct {
+	mu     sync.Mutex // held across each raw write, and by shut
+	closed bool       // Close has begun: the descriptor may be gone or reused
+}
+
+// shut marks the descriptor closed, after any raw write in progress has
+// returned. Close calls it before closing the socket.
+func (g *rawGuard) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
 // TryWriteBatch implements session.TryWriter: one send or writev that
 // does not wait for the socket; it returns the bytes the socket took (0
-// when full). It goes to the file descriptor directly: the session calls
-// it under its lock and never after Close, which is the guard the net
-// package's descriptor lock would otherwise give, and a broadcast to many
-// idle connections spends its time in the kernel, not in bookkeeping.
+// when full), or net.ErrClosed once Close has begun. It goes to the file
+// descriptor directly, under the connection's rawGuard instead of the net
+// package's descriptor lock: a broadcast to many idle connections then
+// spends its time in the kernel, not in bookkeeping.
 func (r *reader) TryWriteBatch(frames [][]byte) (int, error) {
+	r.raw.mu.Lock()
+	defer r.raw.mu.Unlock()
+	if r.raw.closed {
+		return 0, net.ErrClosed
+	}
+	return r.tryWriteLocked(frames)
+}
+
+// tryWriteLocked is TryWriteBatch's write; the caller holds r.raw.mu and
+// has checked that the connection is not closed.
+func (r *reader) tryWriteLocked(frames [][]byte) (int, error) {
 	var n uintptr
 	var errno syscall.Errno
 	switch {
@@ -235,9 +268,11 @@ const maxIovecs = 1024
 // SetWriteDeadline implements session.Transport.
 func (r *reader) SetWriteDeadline(d time.Time) error { return r.c.SetWriteDeadline(d) }
 
-// Close implements session.Transport. A parked connection has no goroutine
-// to notice, so it is woken up to end.
+// Close implements session.Transport. It first shuts the raw-write guard,
+// so no TryWriteBatch reaches the descriptor from here on. A parked
+// connection has no goroutine to notice, so it is woken up to end.
 func (r *reader) Close() error {
+	r.raw.shut()
 	err := r.c.Close()
 	r.f.parker.wake(r)
 	return err
