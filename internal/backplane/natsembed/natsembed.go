@@ -21,6 +21,10 @@ import (
 // connections in time.
 var ErrNotReady = errors.New("natsembed: server not ready")
 
+// readyTimeout bounds how long Start waits for the server to accept
+// connections when nothing has gone wrong.
+const readyTimeout = 10 * time.Second
+
 // Server is a running embedded NATS server. Its methods are safe for
 // concurrent use.
 type Server struct {
@@ -64,14 +68,69 @@ func Start(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsembed: configure server on %s: %w", addr, err)
 	}
+	// NoLog leaves the server without a logger; this one only catches
+	// the fatal error of a listener that cannot bind, so that a busy port
+	// fails at once, like the doors, instead of after readyTimeout.
+	fatal := &fatalCatcher{ch: make(chan error, 1)}
+	s.SetLogger(fatal, false, false)
 	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		s.WaitForShutdown()
-		return nil, fmt.Errorf("%w: listening on %s:%d", ErrNotReady, host, port)
+	for end := time.Now().Add(readyTimeout); ; {
+		if s.ReadyForConnections(50 * time.Millisecond) {
+			return &Server{s: s}, nil
+		}
+		var err error
+		select {
+		case e := <-fatal.ch:
+			err = fmt.Errorf("natsembed: listen on %s: %w", net.JoinHostPort(host, strconv.Itoa(max(port, 0))), e)
+		default:
+			if time.Now().After(end) {
+				err = fmt.Errorf("%w after %v: listening on %s:%d", ErrNotReady, readyTimeout, host, port)
+			}
+		}
+		if err != nil {
+			s.Shutdown()
+			s.WaitForShutdown()
+			return nil, err
+		}
 	}
-	return &Server{s: s}, nil
 }
+
+// fatalCatcher is the embedded server's logger: it drops every message
+// except the first fatal one, which it hands to Start. The NATS server
+// calls it from its own goroutines.
+type fatalCatcher struct {
+	ch chan error
+}
+
+// Fatalf hands the error among the arguments (the listener's, for a busy
+// port) to Start, or the formatted message when there is none.
+func (f *fatalCatcher) Fatalf(format string, v ...any) {
+	err := fmt.Errorf(format, v...)
+	for _, a := range v {
+		if e, ok := a.(error); ok {
+			err = e
+		}
+	}
+	select {
+	case f.ch <- err:
+	default:
+	}
+}
+
+// Noticef drops the message.
+func (*fatalCatcher) Noticef(string, ...any) {}
+
+// Warnf drops the message.
+func (*fatalCatcher) Warnf(string, ...any) {}
+
+// Errorf drops the message.
+func (*fatalCatcher) Errorf(string, ...any) {}
+
+// Debugf drops the message.
+func (*fatalCatcher) Debugf(string, ...any) {}
+
+// Tracef drops the message.
+func (*fatalCatcher) Tracef(string, ...any) {}
 
 // ClientURL returns the nats:// URL clients connect to.
 func (s *Server) ClientURL() string { return s.s.ClientURL() }
