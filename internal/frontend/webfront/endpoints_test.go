@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,6 +66,22 @@ func TestHTTPPublish(t *testing.T) {
 	// Wrong method.
 	if code, _, _ := get(t, ts.base+"/pub/alerts.disk"); code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET /pub: status %d, want 405", code)
+	}
+}
+
+// TestHTTPErrorNotHTMLEscaped: JSON error bodies quote the user's input
+// as typed; & and > are not turned into \u0026 and \u003e.
+func TestHTTPErrorNotHTMLEscaped(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	resp, err := http.Post(ts.base+"/pub/"+url.PathEscape("a&b>c"), "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `a&b>c`) || strings.Contains(string(b), `\u00`) {
+		t.Fatalf("got %d %q, want 400 quoting a&b>c as is", resp.StatusCode, b)
 	}
 }
 

@@ -1,6 +1,7 @@
 package webfront
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,15 +73,19 @@ func userText(err error) string {
 	return strings.TrimPrefix(err.Error(), "hub: ")
 }
 
-// writeJSON answers code with v as JSON.
+// writeJSON answers code with v as JSON, one line. It does not escape
+// &, < and > as \u0026 and the like: the body is application/json, never
+// HTML, and error texts quote what the user sent.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		http.Error(w, "internal encoding error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
