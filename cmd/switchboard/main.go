@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -68,6 +69,16 @@ Usage:
   switchboard stress EXPERIMENT the goroutine experiments, measured; see switchboard stress help
   switchboard version           print the version
 `)
+}
+
+// durationText is the JSON log handler's ReplaceAttr: it writes durations
+// as text ("10s", "1.5ms"), as the text handler does, instead of integer
+// nanoseconds.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 func versionString() string {
