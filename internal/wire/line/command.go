@@ -95,7 +95,7 @@ var commands = [...]commandSpec{
 	{"sub", OpSub, argOneOpt2, "/sub PATTERN [GROUP]"},
 	{"unsub", OpUnsub, argOne, "/unsub PATTERN"},
 	{"pub", OpPub, argOneText, "/pub TOPIC TEXT"},
-	{"ping", OpPing, argOptToken, "/ping"},
+	{"ping", OpPing, argOptToken, "/ping [TOKEN]"},
 	{"quit", OpQuit, argNone, "/quit"},
 }
 
@@ -121,6 +121,12 @@ func ParseCommand(l []byte) (Command, error) {
 	}
 	if len(l) > 1 && l[1] == '/' {
 		return Command{Op: OpSay, Text: l[1:]}, nil
+	}
+	if len(l) > 1 && (l[1] == ' ' || l[1] == '\t') {
+		// "/ join t1" is a typo, neither a command nor text meant for
+		// everyone in the room: refuse it and say how to write either.
+		name, _ := cutWord(l[1:])
+		return Command{}, &UsageError{Msg: spaceAfterSlash(name)}
 	}
 	name, rest := cutWord(l[1:])
 	spec, ok := lookup(name)
@@ -160,6 +166,14 @@ func ParseCommand(l []byte) (Command, error) {
 		c.Text = bytes.TrimSpace(rest)
 	}
 	return c, nil
+}
+
+// spaceAfterSlash explains the refusal of a line starting with "/ ".
+func spaceAfterSlash(name []byte) string {
+	if spec, ok := lookup(name); ok {
+		return fmt.Sprintf("no space after '/': type /%s, not / %s; //text sends text starting with '/'", spec.name, spec.name)
+	}
+	return "no space after '/': commands are written /join ROOM; //text sends text starting with '/'; type /help for commands"
 }
 
 func lookup(name []byte) (commandSpec, bool) {

@@ -46,6 +46,11 @@ func TestParseCommand(t *testing.T) {
 		{in: "/quit", op: OpQuit},
 		{in: "/frobnicate", wantUsage: true},
 		{in: "/", wantUsage: true},
+		{in: "/ join t1", wantUsage: true},
+		{in: "/\tjoin t1", wantUsage: true},
+		{in: "/ hello", wantUsage: true},
+		{in: "/ ", wantUsage: true},
+		{in: " /join t1", op: OpSay, text: " /join t1"},
 		{in: "", empty: true},
 		{in: "   ", empty: true},
 	}
@@ -79,6 +84,24 @@ func TestUsageMentionsHelp(t *testing.T) {
 		_, err := ParseCommand([]byte(in))
 		if err == nil || !contains(err.Error(), "/help") {
 			t.Errorf("%q: error %v should point to /help", in, err)
+		}
+	}
+}
+
+// TestSpaceAfterSlash: "/ join t1" is refused, not taken as /join, and the
+// error shows the right spelling.
+func TestSpaceAfterSlash(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/ join t1":  "type /join, not / join",
+		"/  PUB a b": "type /pub, not / pub",
+		"/ hello":    "no space after '/'",
+		"/ ":         "no space after '/'",
+	} {
+		_, err := ParseCommand([]byte(in))
+		var ue *UsageError
+		if !errors.As(err, &ue) || !contains(ue.Msg, want) {
+			t.Errorf("%q: err = %v, want a usage error containing %q", in, err, want)
 		}
 	}
 }
@@ -160,7 +183,7 @@ func TestParseCommandAllocs(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby"} {
+	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
