@@ -114,6 +114,9 @@ type connsReport struct {
 func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport, error) {
 	ctx, cancel := o.common.withTimeout(ctx)
 	defer cancel()
+	if err := checkReachable(ctx, o.common.target, o.common.dialTimeout); err != nil {
+		return nil, err
+	}
 	probe := findServer(o.common.serverPID, o.common.target, stderr)
 	proto := o.common.target.proto
 	d := o.common.dialer(o.bufSize)

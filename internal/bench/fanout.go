@@ -155,6 +155,9 @@ type fanoutReport struct {
 func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutReport, error) {
 	ctx, cancel := o.common.withTimeout(ctx)
 	defer cancel()
+	if err := checkReachable(ctx, o.common.target, o.common.dialTimeout); err != nil {
+		return nil, err
+	}
 	probe := findServer(o.common.serverPID, o.common.target, stderr)
 	r := &fanoutRun{o: o, hist: newHistSet(), wake: make(chan struct{}, 1)}
 	r.alive.Store(int64(o.subs))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -251,6 +252,28 @@ func TestConnsConsistent(t *testing.T) {
 	}
 	if rep.BytesPerConnIdle == nil || *rep.BytesPerConnIdle != (*rep.RSSIdleBytes-*rep.RSSBeforeBytes)/20 {
 		t.Errorf("idle bytes per conn %v inconsistent", rep.BytesPerConnIdle)
+	}
+}
+
+// TestNoServerFailsFirst: with nothing listening, fanout and conns fail
+// with the dial error and print nothing before it (no PID warnings).
+func TestNoServerFailsFirst(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	for _, scenario := range []string{"fanout", "conns"} {
+		var stderr bytes.Buffer
+		err := Main(context.Background(), []string{scenario, "--target", addr, "--no-progress"}, io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "is the server running") {
+			t.Errorf("%s: err = %v, want a clear connection refused", scenario, err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("%s: printed %q before the error", scenario, stderr.String())
+		}
 	}
 }
 

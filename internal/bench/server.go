@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // serverProbe samples the measured server's CPU time and RSS when its PID
@@ -13,6 +16,19 @@ import (
 type serverProbe struct {
 	pid       int  // 0: unknown, no figures
 	inProcess bool // the server runs inside this process: CPU includes bench
+}
+
+// checkReachable dials the target once before anything else, so that a
+// run against a server that is not there fails first and clearly, not after
+// warnings about its PID.
+func checkReachable(ctx context.Context, t target, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		return fmt.Errorf("cannot reach %s (is the server running?): %w", t, err)
+	}
+	_ = c.Close()
+	return nil
 }
 
 // findServer resolves the server's PID: the --server-pid flag if given,
