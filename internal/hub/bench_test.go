@@ -197,3 +197,34 @@ type paddedSub struct {
 }
 
 func (p *paddedSub) Deliver(*Message) { p.n.Add(1) }
+
+// BenchmarkSubscribeMany measures one connection taking N subscriptions
+// (distinct literal patterns, then wildcards): the cost per subscribe must
+// not grow with what the connection already holds.
+func BenchmarkSubscribeMany(b *testing.B) {
+	for _, n := range []int{10_000, 40_000, 100_000} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			patterns := make([]string, n)
+			for i := range patterns {
+				if i%2 == 0 {
+					patterns[i] = fmt.Sprintf("sub.%d.x", i)
+				} else {
+					patterns[i] = fmt.Sprintf("sub.%d.*", i)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				h := New(Config{})
+				c := h.Connect(&countSub{})
+				for _, p := range patterns {
+					if err := c.Subscribe(p, ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/subscribe")
+		})
+	}
+}

@@ -19,7 +19,7 @@ type Client struct {
 
 	mu     sync.Mutex // guards rooms, subs, closed; taken before Hub.pmu
 	rooms  map[string]*Subscription
-	subs   []*Subscription // a slice: clients hold few, and a map costs ~0.5 KiB
+	subs   subSet
 	closed bool
 }
 
@@ -122,6 +122,7 @@ func (c *Client) Join(room string) (int, error) {
 	if m == nil {
 		m = make(map[*Client]struct{})
 		c.h.rooms[room] = m
+		growPeak(len(c.h.rooms), &c.h.roomsPeak)
 	}
 	m[c] = struct{}{}
 	n := len(m)
@@ -168,6 +169,7 @@ func (c *Client) leaveRoomLocked(room string) {
 		delete(m, c)
 		if len(m) == 0 {
 			delete(c.h.rooms, room)
+			c.h.rooms = shrunk(c.h.rooms, &c.h.roomsPeak)
 		}
 	}
 	c.h.pmu.Unlock()
@@ -197,22 +199,19 @@ func (c *Client) Subscribe(pattern, group string) error {
 			return err
 		}
 	}
-	k := subKey{pattern, group}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	for _, old := range c.subs {
-		if old.pattern == k.pattern && old.group == k.group {
-			return ErrAlreadySub
-		}
+	if c.subs.has(pattern, group) {
+		return ErrAlreadySub
 	}
 	s := &Subscription{client: c, pattern: pattern, group: group}
 	if err := c.h.addSub(s); err != nil {
 		return err
 	}
-	c.subs = append(c.subs, s)
+	c.subs.add(s)
 	return nil
 }
 
@@ -220,17 +219,7 @@ func (c *Client) Subscribe(pattern, group string) error {
 // its group. Room memberships are left alone (use Part).
 func (c *Client) Unsubscribe(pattern string) error {
 	c.mu.Lock()
-	var gone []*Subscription
-	kept := c.subs[:0]
-	for _, s := range c.subs {
-		if s.pattern == pattern {
-			gone = append(gone, s)
-		} else {
-			kept = append(kept, s)
-		}
-	}
-	clear(c.subs[len(kept):])
-	c.subs = kept
+	gone := c.subs.removePattern(pattern)
 	c.mu.Unlock()
 	if len(gone) == 0 {
 		return ErrNotSubscribed
@@ -245,8 +234,8 @@ func (c *Client) Unsubscribe(pattern string) error {
 // as "pattern" or "pattern group", sorted.
 func (c *Client) Subscriptions() []string {
 	c.mu.Lock()
-	out := make([]string, 0, len(c.subs))
-	for _, s := range c.subs {
+	out := make([]string, 0, c.subs.len())
+	for _, s := range c.subs.all() {
 		if s.group == "" {
 			out = append(out, s.pattern)
 		} else {
@@ -313,8 +302,8 @@ func (c *Client) Close() {
 	}
 	c.closed = true
 	rooms := c.rooms
-	subs := c.subs
-	c.rooms, c.subs = nil, nil
+	subs := c.subs.all()
+	c.rooms, c.subs = nil, subSet{}
 	for room := range rooms {
 		c.leaveRoomLocked(room)
 	}

@@ -75,6 +75,8 @@ type Hub struct {
 	rooms   map[string]map[*Client]struct{}
 	clients int
 
+	roomsPeak int // most rooms held since rooms was made, for shrunk; guarded by pmu
+
 	imu       sync.Mutex // serializes backplane interest changes; guards interests
 	interests map[subKey]int
 

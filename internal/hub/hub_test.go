@@ -629,3 +629,46 @@ func TestBackplaneInterestFirstAndLast(t *testing.T) {
 		t.Errorf("group member got %q, want only the remote group delivery", got)
 	}
 }
+
+// TestManySubscriptionsOnOneClient covers a client past the size where its
+// subscriptions move from a slice to a map: duplicates are still refused,
+// Unsubscribe still drops every group of a pattern, and Close still
+// removes everything from the index.
+func TestManySubscriptionsOnOneClient(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{3, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			h := hub.New(hub.Config{})
+			pub, s := connect(t, h), connect(t, h)
+			var want []string
+			for i := range n {
+				p := fmt.Sprintf("t.%03d", i)
+				mustSub(t, s, p, "")
+				mustSub(t, s, p, "g")
+				want = append(want, p, p+" g")
+			}
+			if err := s.Subscribe("t.001", "g"); !errors.Is(err, hub.ErrAlreadySub) {
+				t.Errorf("duplicate Subscribe: err = %v, want ErrAlreadySub", err)
+			}
+			if got := s.Subscriptions(); !reflect.DeepEqual(got, want) {
+				t.Errorf("Subscriptions() = %d entries, want %d", len(got), len(want))
+			}
+			if err := s.Unsubscribe("t.001"); err != nil {
+				t.Fatal(err)
+			}
+			mustPub(t, pub, "t.001", "gone")
+			mustPub(t, pub, "t.002", "kept")
+			if got := s.rec.texts(hub.KindMessage); !reflect.DeepEqual(got, []string{"kept", "kept"}) {
+				t.Errorf("got %q, want kept twice (plain and group)", got)
+			}
+			if got, want := h.Stats().Subscriptions, 2*n-2; got != want {
+				t.Errorf("index holds %d subscriptions, want %d", got, want)
+			}
+			s.Close()
+			if got := h.Stats().Subscriptions; got != 0 {
+				t.Errorf("index holds %d subscriptions after Close, want 0", got)
+			}
+		})
+	}
+}

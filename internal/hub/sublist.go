@@ -35,41 +35,36 @@ type groupMatch struct {
 	next    atomic.Uint32
 }
 
-// topicEntry is the cache slot of one topic: the last match result and the
-// topic's sequence counter, which outlives index changes.
-type topicEntry struct {
-	topic  string
-	result atomic.Pointer[matchResult]
-	seq    atomic.Uint64
-}
-
-// maxCachedTopics bounds the topic cache. Past it, entries whose topic has
-// no subscriber are dropped (their sequence numbers restart at 1).
-const maxCachedTopics = 1 << 20
-
 // index is the subscription table: literal patterns in a map for O(1)
 // matching, wildcard patterns in a set scanned when a topic's match result
 // is rebuilt. Rebuilds happen only after subscription changes (gen moves),
-// so the scan is off the steady-state publish path.
+// so the scan is off the steady-state publish path. Adding or removing a
+// subscription is O(1) amortized, whatever the table holds.
 type index struct {
-	mu      sync.RWMutex // guards literal, wild; gen changes only under mu
+	mu      sync.RWMutex // guards literal, wild, their peaks, count; gen changes only under mu
 	literal map[string]map[*Subscription]struct{}
 	wild    map[*Subscription]struct{}
 	gen     atomic.Uint64
 	count   int
 
-	// cache maps topic → *topicEntry. A sync.Map: publishers on other
-	// cores look topics up without writing to any shared memory.
-	cache  sync.Map
+	literalPeak, wildPeak int // most entries literal and wild held since made, for shrunk
+
+	// empty is the match result of every topic nothing matches, at its
+	// generation: shared, so idle topics cost no result of their own.
+	empty atomic.Pointer[matchResult]
+
+	cache  topicCache
 	topics atomic.Int64 // entries in cache
-	evict  sync.Mutex   // one eviction sweep at a time
 }
 
 func newIndex() *index {
-	return &index{
+	ix := &index{
 		literal: make(map[string]map[*Subscription]struct{}),
 		wild:    make(map[*Subscription]struct{}),
 	}
+	ix.cache.max = DefaultMaxCachedTopics
+	ix.cache.n = &ix.topics
+	return ix
 }
 
 func (ix *index) add(s *Subscription) {
@@ -79,10 +74,13 @@ func (ix *index) add(s *Subscription) {
 		if m == nil {
 			m = make(map[*Subscription]struct{}, 1)
 			ix.literal[s.pattern] = m
+			growPeak(len(ix.literal), &ix.literalPeak)
+			ix.cache.pin(s.pattern)
 		}
 		m[s] = struct{}{}
 	} else {
 		ix.wild[s] = struct{}{}
+		growPeak(len(ix.wild), &ix.wildPeak)
 	}
 	ix.count++
 	ix.gen.Add(1)
@@ -96,10 +94,13 @@ func (ix *index) remove(s *Subscription) {
 			delete(m, s)
 			if len(m) == 0 {
 				delete(ix.literal, s.pattern)
+				ix.literal = shrunk(ix.literal, &ix.literalPeak)
+				ix.cache.unpin(s.pattern)
 			}
 		}
 	} else {
 		delete(ix.wild, s)
+		ix.wild = shrunk(ix.wild, &ix.wildPeak)
 	}
 	ix.count--
 	ix.gen.Add(1)
@@ -112,37 +113,27 @@ func (ix *index) size() int {
 	return ix.count
 }
 
-// entry returns the cache entry of topic, creating it if needed.
+// entry returns the cache entry of topic, creating it if needed. A new
+// entry comes with its match result, computed once here.
 func (ix *index) entry(topic string) *topicEntry {
-	if e, ok := ix.cache.Load(topic); ok {
-		return e.(*topicEntry)
+	if e, ok := ix.cache.load(topic); ok {
+		return e
 	}
-	if ix.topics.Load() >= maxCachedTopics {
-		ix.evictIdle()
+	e := &topicEntry{topic: topic}
+	ix.mu.RLock()
+	r := ix.computeLocked(topic)
+	e.result.Store(r)
+	ix.cache.mu.Lock()
+	if v, ok := ix.cache.m.Load(topic); ok {
+		// Another publisher made it meanwhile.
+		ix.cache.mu.Unlock()
+		ix.mu.RUnlock()
+		return v.(*topicEntry)
 	}
-	e, loaded := ix.cache.LoadOrStore(topic, &topicEntry{topic: topic})
-	if !loaded {
-		ix.topics.Add(1)
-	}
-	return e.(*topicEntry)
-}
-
-// evictIdle drops cache entries whose last result had no subscriber.
-func (ix *index) evictIdle() {
-	ix.evict.Lock()
-	defer ix.evict.Unlock()
-	if ix.topics.Load() < maxCachedTopics {
-		return
-	}
-	ix.cache.Range(func(k, v any) bool {
-		r := v.(*topicEntry).result.Load()
-		if r == nil || (len(r.plain) == 0 && len(r.groups) == 0) {
-			if ix.cache.CompareAndDelete(k, v) {
-				ix.topics.Add(-1)
-			}
-		}
-		return true
-	})
+	ix.cache.insertLocked(e, len(ix.literal[topic]) > 0)
+	ix.cache.mu.Unlock()
+	ix.mu.RUnlock()
+	return e
 }
 
 // match returns the current match result for the entry's topic, rebuilding
@@ -160,10 +151,15 @@ func (ix *index) match(e *topicEntry) *matchResult {
 }
 
 // computeLocked builds the match result of topic. Caller holds mu (read).
+// Topics nothing matches share one result per generation.
 func (ix *index) computeLocked(topic string) *matchResult {
-	r := &matchResult{gen: ix.gen.Load()}
+	gen := ix.gen.Load()
+	var r *matchResult
 	var groups map[string]*groupMatch
 	addSub := func(s *Subscription) {
+		if r == nil {
+			r = &matchResult{gen: gen}
+		}
 		if s.group == "" {
 			r.plain = append(r.plain, s)
 			return
@@ -187,5 +183,13 @@ func (ix *index) computeLocked(topic string) *matchResult {
 			addSub(s)
 		}
 	}
-	return r
+	if r != nil {
+		return r
+	}
+	if e := ix.empty.Load(); e != nil && e.gen == gen {
+		return e
+	}
+	e := &matchResult{gen: gen}
+	ix.empty.Store(e)
+	return e
 }

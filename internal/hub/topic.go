@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits on names, exported so front ends can document them.
@@ -128,17 +129,32 @@ func Match(p, t string) bool {
 	}
 }
 
-// clip keeps error messages short and terminal-safe for untrusted names.
+// clip keeps names echoed in error messages short and terminal-safe: at
+// most 40 bytes, cut at a character boundary, with valid UTF-8 kept as it
+// is ("élan" stays "élan") and only invalid bytes and control characters
+// replaced by '?'.
 func clip(s string) string {
 	const max = 40
+	more := ""
 	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c >= 0x7f {
-			b[i] = '?'
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
 		}
+		s, more = s[:cut], "..."
 	}
-	return string(b)
+	var b strings.Builder
+	b.Grow(len(s) + len(more))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r < 0x20, r >= 0x7f && r <= 0x9f:
+			b.WriteByte('?')
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteString(more)
+	return b.String()
 }

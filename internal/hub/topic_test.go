@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
@@ -118,6 +119,35 @@ func TestValidateNickAndGroup(t *testing.T) {
 		}
 		if err := hub.ValidateGroup(tt.in); (err == nil) != tt.ok || (err != nil && !errors.Is(err, hub.ErrBadGroup)) {
 			t.Errorf("ValidateGroup(%q) = %v, want ok=%v", tt.in, err, tt.ok)
+		}
+	}
+}
+
+// TestErrorsEchoNamesReadably checks how a bad name is quoted back: valid
+// UTF-8 as it is, only invalid bytes and control characters replaced, and
+// a long name cut at a character boundary.
+func TestErrorsEchoNamesReadably(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, echo string }{
+		{"élan", `"élan"`},
+		{"zoë 世界", `"zoë 世界"`},
+		{"a\xffb", `"a?b"`},
+		{"esc\x1b[31m", `"esc?[31m"`},
+		{"c1\u009b", `"c1?"`},
+		{strings.Repeat("é", 30), `"` + strings.Repeat("é", 20) + `..."`},
+		{"x" + strings.Repeat("é", 30), `"x` + strings.Repeat("é", 19) + `..."`},
+	}
+	for _, tt := range tests {
+		err := hub.ValidateNick(tt.in)
+		if err == nil {
+			t.Fatalf("ValidateNick(%q) accepted a bad nick", tt.in)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "bad nick "+tt.echo+":") {
+			t.Errorf("ValidateNick(%q) = %q, want it to echo %s", tt.in, msg, tt.echo)
+		}
+		if !utf8.ValidString(msg) {
+			t.Errorf("ValidateNick(%q) = %q: not valid UTF-8", tt.in, msg)
 		}
 	}
 }

@@ -165,10 +165,4 @@ func isPublish(op line.Op) bool {
 }
 
 // clip keeps echoed client input short and printable.
-func clip(s string) string {
-	const max = 32
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return line.SanitizeString(s)
-}
+func clip(s string) string { return line.Clip([]byte(s), 32) }

@@ -220,10 +220,4 @@ func trimLeftSpace(b []byte) []byte {
 }
 
 // clip shortens untrusted input echoed back in an error and makes it safe.
-func clip(b []byte) string {
-	const max = 32
-	if len(b) > max {
-		return string(Sanitize(nil, b[:max])) + "..."
-	}
-	return string(Sanitize(nil, b))
-}
+func clip(b []byte) string { return Clip(b, 32) }

@@ -2,6 +2,7 @@ package line
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -138,6 +139,30 @@ func TestSanitize(t *testing.T) {
 		if SanitizeString(tt.in) != tt.want {
 			t.Errorf("SanitizeString(%q) = %q", tt.in, SanitizeString(tt.in))
 		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"élan", 32, "élan"},
+		{"bad\xffbyte", 32, "bad\uFFFDbyte"},
+		{"esc\x1b", 32, "esc\uFFFD"},
+		{"abcdef", 4, "abcd..."},
+		{"abcé", 4, "abc..."}, // é would straddle the cut: it goes whole
+		{"ééé", 5, "éé..."},
+	}
+	for _, tt := range tests {
+		if got := Clip([]byte(tt.in), tt.max); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+	if _, err := ParseCommand([]byte("/é" + strings.Repeat("é", 40))); err == nil || strings.Contains(err.Error(), "\uFFFD") {
+		t.Errorf("unknown command with a long accented name: err = %v, want it echoed without U+FFFD", err)
 	}
 }
 

@@ -93,3 +93,18 @@ func printablePrefix(b []byte) int {
 // stringBytes views s as bytes without copying; the result must not be
 // modified.
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Clip returns untrusted input to echo back in an error: sanitized, and
+// cut to at most max bytes at a character boundary (with "..." when cut),
+// so valid UTF-8 such as "élan" is echoed as it is and only invalid bytes
+// and control characters become U+FFFD.
+func Clip(b []byte, max int) string {
+	if len(b) <= max {
+		return string(Sanitize(nil, b))
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return string(Sanitize(nil, b[:cut])) + "..."
+}
