@@ -15,12 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
-// Timeout bounds every read and write; it only catches hangs and is never
-// a measurement.
-const Timeout = 15 * time.Second
+// Timeout bounds every read and write: the test kit's one bound
+// (testkit.Timeout). It only catches hangs and is never a measurement.
+const Timeout = testkit.Timeout
 
 // BannerPrefix is the start of the default banner, up to the nick.
 const BannerPrefix = "* Welcome to the concurrent server! You are "

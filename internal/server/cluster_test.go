@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
+	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 // TestMain checks for leaked goroutines. nats.go ends a closed
@@ -31,18 +32,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // timeout bounds every wait; it only catches hangs and is never a
 // measurement.
 const timeout = 20 * time.Second
-
-// eventually polls cond until it holds, failing after timeout.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // node is one switchboard node of a test cluster.
 type node struct {
@@ -127,7 +116,7 @@ func startCluster(t testing.TB, k int, opts ...func(*server.Config)) (*natsembed
 // waitPeers waits until every node hears from all the others.
 func waitPeers(t testing.TB, nodes []*node) {
 	t.Helper()
-	eventually(t, "nodes to see each other", func() bool {
+	testkit.Eventually(t, "nodes to see each other", func() bool {
 		for _, n := range nodes {
 			st, err := n.ClusterStatus()
 			if err != nil || !st.Connected || len(st.Peers) != len(nodes)-1 {
@@ -170,7 +159,7 @@ func (c *client) messages() []string {
 func (c *client) waitMessages(want int) []string {
 	c.T.Helper()
 	var got []string
-	eventually(c.T, fmt.Sprintf("%s to receive %d messages", c.Nick, want), func() bool {
+	testkit.Eventually(c.T, fmt.Sprintf("%s to receive %d messages", c.Nick, want), func() bool {
 		got = append(got, c.messages()...)
 		return len(got) >= want
 	})
@@ -284,7 +273,7 @@ func TestClusterWildcardsAndQueueGroups(t *testing.T) {
 	}
 	seen := make(map[string]int)
 	nodesServed := make(map[int]bool)
-	eventually(t, "every job to reach one builder", func() bool {
+	testkit.Eventually(t, "every job to reach one builder", func() bool {
 		for i, w := range workers {
 			for _, l := range w.messages() {
 				seen[l]++
@@ -344,24 +333,24 @@ func TestClusterPresence(t *testing.T) {
 	c.ask("/join lobby", "* joined lobby")
 	c.ask("/join kitchen", "* joined kitchen")
 	for _, x := range []*client{a, b, c} {
-		eventually(t, x.Nick+" to see everyone in lobby", func() bool {
+		testkit.Eventually(t, x.Nick+" to see everyone in lobby", func() bool {
 			return x.who("lobby") == "* lobby: alice, bob, carol (3)"
 		})
-		eventually(t, x.Nick+" to see the rooms", func() bool {
+		testkit.Eventually(t, x.Nick+" to see the rooms", func() bool {
 			return x.ask("/rooms", "* ") == "* 2 rooms: kitchen (1), lobby (3)"
 		})
 	}
 	// A nick change is visible elsewhere and announced to room peers there.
 	c.ask("/nick caroline", "* you are now caroline")
-	eventually(t, "the rename to reach alice", func() bool {
+	testkit.Eventually(t, "the rename to reach alice", func() bool {
 		return a.who("lobby") == "* lobby: alice, bob, caroline (3)"
 	})
 	// A node that leaves takes its members with it, on every other node.
 	ns[2].stop(t)
-	eventually(t, "caroline to be gone from lobby on n1", func() bool {
+	testkit.Eventually(t, "caroline to be gone from lobby on n1", func() bool {
 		return a.who("lobby") == "* lobby: alice, bob (2)"
 	})
-	eventually(t, "kitchen to be gone on n2", func() bool {
+	testkit.Eventually(t, "kitchen to be gone on n2", func() bool {
 		return b.ask("/rooms", "* ") == "* 1 room: lobby (2)"
 	})
 }
@@ -386,7 +375,7 @@ func TestClusterNATSRestart(t *testing.T) {
 	}
 
 	nats.Shutdown()
-	eventually(t, "nodes to notice the outage", func() bool {
+	testkit.Eventually(t, "nodes to notice the outage", func() bool {
 		for _, n := range ns {
 			st, _ := n.ClusterStatus()
 			if st.Connected || st.Warning == "" {
@@ -410,7 +399,7 @@ func TestClusterNATSRestart(t *testing.T) {
 	waitPeers(t, ns)
 	// Interests come back with the connection; probe until they work.
 	probe := 0
-	eventually(t, "cross-node delivery after reconnecting", func() bool {
+	testkit.Eventually(t, "cross-node delivery after reconnecting", func() bool {
 		probe++
 		pub.Send(fmt.Sprintf("/pub chat.probe p%d", probe))
 		ok := true
@@ -421,9 +410,15 @@ func TestClusterNATSRestart(t *testing.T) {
 		}
 		return ok
 	})
-	time.Sleep(100 * time.Millisecond) // let stray probes land; not a measurement
+	// Probes may still be on their way. A marker published after them
+	// arrives after them (NATS keeps one publisher's order, and so does
+	// each node), so once a client has the marker nothing older is left.
+	pub.Send("/pub chat.x drained")
+	marker := "[chat.x] " + pub.Nick + ": drained"
 	for _, c := range append([]*client{localSub, late}, remote...) {
-		c.messages()
+		testkit.Eventually(t, c.Nick+" to receive the marker after the probes", func() bool {
+			return slices.Contains(c.messages(), marker)
+		})
 	}
 	for i := 0; i < 20; i++ {
 		pub.Send(fmt.Sprintf("/pub chat.x after-%d", i))
@@ -456,7 +451,7 @@ func TestClusterNodeShutdown(t *testing.T) {
 	for _, x := range []*client{a, b, c} {
 		x.ask("/join ops", "* joined ops")
 	}
-	eventually(t, "everyone in ops on n1", func() bool { return a.who("ops") == "* ops: ann, ben, cid (3)" })
+	testkit.Eventually(t, "everyone in ops on n1", func() bool { return a.who("ops") == "* ops: ann, ben, cid (3)" })
 	ns[2].stop(t)
 	lines := []string{}
 	for {
@@ -475,7 +470,7 @@ func TestClusterNodeShutdown(t *testing.T) {
 	if got := b.waitMessages(10); len(got) != 10 || got[9] != "[ops] ann: still here 9" {
 		t.Fatalf("ben got %q", got)
 	}
-	eventually(t, "cid to leave ops on n2", func() bool { return b.who("ops") == "* ops: ann, ben (2)" })
+	testkit.Eventually(t, "cid to leave ops on n2", func() bool { return b.who("ops") == "* ops: ann, ben (2)" })
 }
 
 // wsFrame is one JSON frame from the web door.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 // fakeServer is a tiny line-protocol server: banner, /sub, /pub, /ping.
@@ -195,22 +197,9 @@ func TestConns(t *testing.T) {
 				t.Errorf("server = %+v, note %q; want no figure and a note containing %q", r.Server, r.ServerNote, tc.wantNote)
 			}
 			// Every client connection must be closed by the time it returns.
-			if !eventually(func() bool { return s.count() == 0 }) {
-				t.Errorf("%d connections still open on the server after the run", s.count())
-			}
+			testkit.Eventually(t, "every client connection to be closed on the server", func() bool { return s.count() == 0 })
 		})
 	}
-}
-
-// eventually polls cond for up to 5 seconds.
-func eventually(cond func() bool) bool {
-	for range 500 {
-		if cond() {
-			return true
-		}
-		waitMs(10)
-	}
-	return cond()
 }
 
 // TestConnsNoServer checks that an unreachable server is an error, not a hang.

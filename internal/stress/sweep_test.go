@@ -6,11 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
-
-// waitMs sleeps; only polling helpers use it.
-func waitMs(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }
 
 // TestSweep runs a small sweep both in child processes (this test binary
 // acting as `switchboard stress`) and in-process, and checks the table

@@ -10,28 +10,16 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/hubtest"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
+	"github.com/switchboard-hub/switchboard/internal/testkit/natstest"
 )
 
 // TestMain checks for leaked goroutines. nats.go and nats-server end some
 // goroutines asynchronously after Close/Shutdown return; goleak's default
 // retries cover that, so no ignore options are needed.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-const timeout = 20 * time.Second
-
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // testNode is one hub on a Backplane.
 type testNode struct {
@@ -53,16 +41,6 @@ func newNode(t *testing.T, url, name string) *testNode {
 	}
 	t.Cleanup(func() { _ = bp.Close() })
 	return &testNode{bp: bp, h: h}
-}
-
-func startNATS(t *testing.T) *natsembed.Server {
-	t.Helper()
-	ns, err := natsembed.Start("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
 }
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -125,7 +103,7 @@ func TestOptionalStartsWithoutNATS(t *testing.T) {
 
 func TestInterestFollowsLocalSubscriptions(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
+	ns := natstest.Start(t)
 	a := newNode(t, ns.ClientURL(), "a")
 	c1, c2 := a.h.Connect(&hubtest.Inbox{}), a.h.Connect(&hubtest.Inbox{})
 	for _, c := range []*hub.Client{c1, c2} {
@@ -151,7 +129,7 @@ func TestInterestFollowsLocalSubscriptions(t *testing.T) {
 
 func TestKilledNodeLeavesPresence(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
+	ns := natstest.Start(t)
 	a := newNode(t, ns.ClientURL(), "a")
 	b := newNode(t, ns.ClientURL(), "b")
 	cb := b.h.Connect(&hubtest.Inbox{})
@@ -161,7 +139,7 @@ func TestKilledNodeLeavesPresence(t *testing.T) {
 	if _, err := cb.Join("room"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bob to appear on a", func() bool {
+	testkit.Eventually(t, "bob to appear on a", func() bool {
 		w := a.h.Who("room")
 		return len(w) == 1 && w[0] == "bob"
 	})
@@ -176,7 +154,7 @@ func TestKilledNodeLeavesPresence(t *testing.T) {
 		b.bp.gc.Close()
 		b.bp.nc.Close()
 	})
-	eventually(t, "bob to vanish after the peer timeout", func() bool { return len(a.h.Who("room")) == 0 })
+	testkit.Eventually(t, "bob to vanish after the peer timeout", func() bool { return len(a.h.Who("room")) == 0 })
 	if err := ca.SetNick("bob"); err != nil {
 		t.Fatalf("bob's nick after his node died: %v", err)
 	}

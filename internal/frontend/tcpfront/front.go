@@ -166,6 +166,21 @@ func (f *Front) Close() error {
 	return f.ln.Close()
 }
 
+// Stats is a snapshot of the door's connection machinery.
+type Stats struct {
+	// Parked is how many connections wait in the door's epoll set without
+	// a goroutine of their own now (always 0 outside Linux).
+	Parked int
+	// Parks is how many times a connection was parked since Listen.
+	Parks uint64
+}
+
+// Stats returns the door's current counts.
+func (f *Front) Stats() Stats {
+	now, ever := f.parker.counts()
+	return Stats{Parked: now, Parks: ever}
+}
+
 // Wait blocks until every connection goroutine and worker has ended.
 func (f *Front) Wait() {
 	f.conns.Wait()

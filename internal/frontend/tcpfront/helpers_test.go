@@ -1,88 +1,73 @@
 package tcpfront_test
 
 import (
-	"context"
-	"log/slog"
-	"strings"
-	"sync"
+	"fmt"
 	"testing"
-	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
-	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 // timeout bounds every wait; it only catches hangs and is never a
 // measurement.
-const timeout = linetest.Timeout
+const timeout = testkit.Timeout
 
-// logRecorder is an slog handler that keeps every record's message, so
-// tests can check that an event was logged.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
+// reservedNicks are the nicks the server keeps for itself (server.New
+// reserves the same), so the door's tests see the same refusals.
+var reservedNicks = []string{"http", "server"}
 
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.msgs = append(l.msgs, r.Message)
-	l.mu.Unlock()
-	return nil
-}
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
-
-func (l *logRecorder) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, m := range l.msgs {
-		if strings.Contains(m, msg) {
-			n++
-		}
-	}
-	return n
-}
-
-// testServer is a server on 127.0.0.1:0 serving until the test ends.
+// testServer is the TCP door alone, on its own hub and registry, listening
+// on 127.0.0.1:0 and served until the test ends. The door's tests do not
+// go through package server, so they do not compile the web door.
 type testServer struct {
-	*server.Server
-	addr string
-	logs *logRecorder
+	*testkit.Served
+	front *tcpfront.Front
+	reg   *session.Registry
+	addr  string
+	logs  *testkit.Logs
 }
 
-// startServer starts a server with cfg (TCPAddr is forced to
-// 127.0.0.1:0) and shuts it down in cleanup.
-func startServer(t testing.TB, cfg server.Config) *testServer {
+// startServer starts the door with cfg (Addr is forced to 127.0.0.1:0)
+// and no connection limits.
+func startServer(t testing.TB, cfg tcpfront.Config) *testServer {
 	t.Helper()
-	cfg.TCPAddr = "127.0.0.1:0"
-	logs := &logRecorder{}
-	srv, err := server.New(cfg, slog.New(logs))
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), timeout)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		cancel()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(timeout):
-			t.Errorf("Serve did not return after Shutdown")
-		}
-	})
-	return &testServer{Server: srv, addr: srv.TCPAddr(), logs: logs}
+	return startServerLimits(t, cfg, session.Limits{})
 }
+
+// startServerLimits starts the door with cfg and the registry's limits.
+func startServerLimits(t testing.TB, cfg tcpfront.Config, limits session.Limits) *testServer {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	logs := &testkit.Logs{}
+	cfg.Logger = logs.Logger()
+	reg := session.NewRegistry(hub.New(hub.Config{ReservedNicks: reservedNicks}), limits)
+	f, err := tcpfront.Listen(cfg, reg)
+	if err != nil {
+		t.Fatalf("tcpfront.Listen: %v", err)
+	}
+	return &testServer{Served: testkit.ServeDoor(t, reg, f), front: f, reg: reg, addr: f.Addr().String(), logs: logs}
+}
+
+// Registry returns the door's session registry.
+func (s *testServer) Registry() *session.Registry { return s.reg }
+
+// Hub returns the door's hub.
+func (s *testServer) Hub() *hub.Hub { return s.reg.Hub() }
+
+// parked returns how many of the door's connections are parked.
+func (s *testServer) parked() int { return s.front.Stats().Parked }
+
+// waitParked waits until n connections are parked.
+func (s *testServer) waitParked(t testing.TB, n int) {
+	t.Helper()
+	testkit.Eventually(t, fmt.Sprintf("the door to report %d parked", n), func() bool { return s.parked() == n })
+}
+
+// withSession returns cfg with the session settings sc.
+func withSession(sc session.Config) tcpfront.Config { return tcpfront.Config{Session: sc} }
 
 // client is the shared line-protocol test client.
 type client = linetest.Client
@@ -95,15 +80,3 @@ func dial(t testing.TB, addr string) *client { return linetest.Dial(t, addr) }
 
 // dialNick connects and takes nick.
 func dialNick(t testing.TB, addr, nick string) *client { return linetest.DialNick(t, addr, nick) }
-
-// eventually polls cond until it holds, failing after timeout.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 // raiseNoFile raises the soft descriptor limit to the hard limit and
@@ -63,6 +64,33 @@ func forEach(n, par int, fn func(i int) error) error {
 	return first
 }
 
+// Dial attempts: on a busy machine the accept queue can overflow for a
+// moment, and the kernel drops the SYN; its own retransmits then back off
+// (1 s, 2 s, 4 s, ...), so a fresh attempt after a short wait connects
+// sooner than waiting on one. The attempts are bounded in count and time.
+const (
+	dialAttempts = 6
+	dialAttempt  = 3 * time.Second
+)
+
+// dialRetry connects to addr from local, making up to dialAttempts
+// attempts of at most dialAttempt each, none past end.
+func dialRetry(local *net.TCPAddr, addr string, end time.Time) (net.Conn, error) {
+	var err error
+	for a := 1; a <= dialAttempts; a++ {
+		left := time.Until(end)
+		if left <= 0 {
+			return nil, fmt.Errorf("dial: out of time after %d attempts: %w", a-1, err)
+		}
+		d := net.Dialer{Timeout: min(dialAttempt, left), LocalAddr: local}
+		var c net.Conn
+		if c, err = d.Dial("tcp", addr); err == nil {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("dial: %d attempts failed, the last: %w", dialAttempts, err)
+}
+
 // TestNineThousandClients connects 9,000 TCP clients, subscribes each, and
 // checks that one publish reaches every one of them. Server and clients
 // share this process, so it holds about 18,000 descriptors: it must not run
@@ -70,15 +98,15 @@ func forEach(n, par int, fn func(i int) error) error {
 func TestNineThousandClients(t *testing.T) {
 	const (
 		n        = 9000
-		par      = 64               // concurrent dials and reads
-		deadline = 50 * time.Second // whole-test bound: only catches hangs
+		par      = 64              // concurrent dials and reads
+		deadline = 2 * time.Minute // whole-test bound: only catches hangs
 	)
 	if lim := raiseNoFile(t); lim < 2*n+200 {
 		t.Skipf("RLIMIT_NOFILE is %d; this test needs %d descriptors", lim, 2*n+200)
 	}
 	start := time.Now()
 	end := start.Add(deadline)
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 
 	type lite struct {
 		c net.Conn
@@ -100,13 +128,9 @@ func TestNineThousandClients(t *testing.T) {
 		// Each client dials from its own loopback source address, bound
 		// explicitly, so the test does not depend on free ephemeral ports
 		// of 127.0.0.1, which other processes on the machine may be using.
-		d := net.Dialer{
-			Timeout:   time.Until(end),
-			LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 90, byte(i%250), byte(1+i/250))},
-		}
-		c, err := d.Dial("tcp", srv.addr)
+		c, err := dialRetry(&net.TCPAddr{IP: net.IPv4(127, 90, byte(i%250), byte(1+i/250))}, srv.addr, end)
 		if err != nil {
-			return fmt.Errorf("client %d: dial: %w", i, err)
+			return fmt.Errorf("client %d: %w", i, err)
 		}
 		_ = c.SetDeadline(end)
 		cl := lite{c: c, r: bufio.NewReaderSize(c, 256)}
@@ -126,9 +150,9 @@ func TestNineThousandClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	connected := time.Since(start)
-	if got := srv.Registry().Len(); got != n {
-		t.Fatalf("registry holds %d sessions, want %d", got, n)
-	}
+	// A dial attempt given up on may have reached the server after all;
+	// its session ends when the server sees the reset.
+	testkit.Eventually(t, fmt.Sprintf("the registry to hold %d sessions", n), func() bool { return srv.Registry().Len() == n })
 
 	pub := dialNick(t, srv.addr, "announcer")
 	pub.Send("/pub broadcast.all hello, all nine thousand")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,8 +28,9 @@ type parkState struct {
 // poller still serves the connection's writes. It is safe for concurrent
 // use.
 type parker struct {
-	f   *Front
-	log *slog.Logger
+	f     *Front
+	log   *slog.Logger
+	parks atomic.Uint64 // times a connection was parked, ever
 
 	mu     sync.Mutex // guards the fields below
 	err    error      // set if the epoll set could not be made: parking is off
@@ -134,6 +136,7 @@ func (p *parker) park(r *reader) bool {
 		p.mu.Unlock()
 		return !still
 	}
+	p.parks.Add(1)
 	return true
 }
 
@@ -150,6 +153,15 @@ func (p *parker) wake(r *reader) {
 	if ok {
 		go p.f.runConn(r)
 	}
+}
+
+// counts returns how many connections are parked now and how many times
+// one was parked since the door started.
+func (p *parker) counts() (now int, ever uint64) {
+	p.mu.Lock()
+	now = len(p.parked)
+	p.mu.Unlock()
+	return now, p.parks.Load()
 }
 
 // poll is the parker's goroutine: it resumes connections that became

@@ -16,3 +16,5 @@ func (*parker) park(*reader) bool { return false }
 func (*parker) wake(*reader) {}
 
 func (*parker) close() {}
+
+func (*parker) counts() (int, uint64) { return 0, 0 }

@@ -9,7 +9,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
 // TestSendBufferBoundsSlowConsumer: with --tcp-sndbuf, a subscriber that
@@ -18,7 +19,7 @@ import (
 func TestSendBufferBoundsSlowConsumer(t *testing.T) {
 	t.Parallel()
 	const buf = 16 << 10
-	srv := startServer(t, server.Config{MaxPending: 64 << 10, TCPSendBuffer: buf})
+	srv := startServer(t, tcpfront.Config{SendBuffer: buf, Session: session.Config{MaxPending: 64 << 10}})
 	// The slow client's own receive buffer is small too (set before
 	// connecting, so the window is sized for it).
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {

@@ -14,14 +14,15 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
-	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestBannerAndGuestNicks(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	re := regexp.MustCompile(`^\* Welcome to the concurrent server! You are (\S+)\. Type /help for commands\.$`)
 	seen := map[string]bool{}
 	for i := 0; i < 5; i++ {
@@ -40,7 +41,7 @@ func TestBannerAndGuestNicks(t *testing.T) {
 		}
 	}
 
-	custom := startServer(t, server.Config{Banner: "Hello there."})
+	custom := startServer(t, tcpfront.Config{Banner: "Hello there."})
 	c := dialRaw(t, custom.addr)
 	if l := c.Next(); !regexp.MustCompile(`^\* Hello there\. You are \S+\. Type /help for commands\.$`).MatchString(l) {
 		t.Errorf("custom banner line %q", l)
@@ -49,7 +50,7 @@ func TestBannerAndGuestNicks(t *testing.T) {
 
 func TestTwoClientsChatting(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	alice := dialNick(t, srv.addr, "alice")
 	bob := dialNick(t, srv.addr, "bob")
 
@@ -109,7 +110,7 @@ func TestTwoClientsChatting(t *testing.T) {
 
 func TestWildcardSubscribers(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	pub := dialNick(t, srv.addr, "pub")
 	patterns := []string{"a.b", "a.*", "a.>", "*.b", ">"}
 	subs := map[string]*client{}
@@ -169,7 +170,7 @@ func TestWildcardSubscribers(t *testing.T) {
 
 func TestQueueGroupDistribution(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	pub := dialNick(t, srv.addr, "pub")
 	pub.Send("/sub jobs.* workers") // the publisher is in the group too
 	pub.ExpectLine("* subscribed jobs.* (group workers)")
@@ -213,7 +214,7 @@ func TestQueueGroupDistribution(t *testing.T) {
 
 func TestNickRules(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	dialNick(t, srv.addr, "Alice")
 	c := dial(t, srv.addr)
 	tests := []struct{ cmd, want string }{
@@ -244,7 +245,7 @@ func TestNickRules(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 
 	t.Run("line too long then normal line", func(t *testing.T) {
 		t.Parallel()
@@ -379,7 +380,7 @@ func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	// One message per 100 s with a burst of 3: the 4th message in a row is
 	// refused however slowly the test runs.
-	srv := startServer(t, server.Config{RateLimit: 0.01, RateBurst: 3})
+	srv := startServer(t, withSession(session.Config{RateLimit: 0.01, RateBurst: 3}))
 	sub := dial(t, srv.addr)
 	sub.Send("/sub rl")
 	sub.ExpectLine("* subscribed rl")
@@ -402,7 +403,7 @@ func TestConnectionLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("max conns", func(t *testing.T) {
 		t.Parallel()
-		srv := startServer(t, server.Config{MaxConns: 2})
+		srv := startServerLimits(t, tcpfront.Config{}, session.Limits{MaxConns: 2})
 		a := dial(t, srv.addr)
 		dial(t, srv.addr)
 		over := dialRaw(t, srv.addr)
@@ -414,7 +415,7 @@ func TestConnectionLimits(t *testing.T) {
 		a.Send("/quit")
 		a.ExpectLine("* bye")
 		a.ExpectEOF()
-		eventually(t, "the place to free up", func() bool { return srv.Registry().Len() == 1 })
+		testkit.Eventually(t, "the place to free up", func() bool { return srv.Registry().Len() == 1 })
 		dial(t, srv.addr).Quiet()
 		if st := srv.Registry().Stats(); st.Rejected != 1 {
 			t.Errorf("Rejected = %d, want 1", st.Rejected)
@@ -422,7 +423,7 @@ func TestConnectionLimits(t *testing.T) {
 	})
 	t.Run("per ip", func(t *testing.T) {
 		t.Parallel()
-		srv := startServer(t, server.Config{MaxConnsPerIP: 1})
+		srv := startServerLimits(t, tcpfront.Config{}, session.Limits{MaxConnsPerIP: 1})
 		dial(t, srv.addr)
 		over := dialRaw(t, srv.addr)
 		over.ExpectLine("! server full")
@@ -431,7 +432,7 @@ func TestConnectionLimits(t *testing.T) {
 		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 		conn, err := d.Dial("tcp", srv.addr)
 		if err != nil {
-			t.Skipf("cannot dial from 127.0.0.2: %v", err)
+			t.Fatalf("cannot dial from 127.0.0.2: %v", err)
 		}
 		other := &client{T: t, Conn: conn, R: bufio.NewReader(conn)}
 		t.Cleanup(func() { _ = conn.Close() })
@@ -442,13 +443,13 @@ func TestConnectionLimits(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{IdleTimeout: 200 * time.Millisecond})
+	srv := startServer(t, tcpfront.Config{IdleTimeout: 200 * time.Millisecond})
 	c := dial(t, srv.addr)
 	c.ExpectLine("! idle timeout, disconnecting")
 	if rest := c.ExpectEOF(); len(rest) != 0 {
 		t.Errorf("after idle notice: %q", rest)
 	}
-	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 0 })
+	testkit.Eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 0 })
 }
 
 // TestSlowConsumer: a subscriber that never reads is cut off as a slow
@@ -456,7 +457,7 @@ func TestIdleTimeout(t *testing.T) {
 // receives everything, in order.
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{MaxPending: 64 << 10})
+	srv := startServer(t, withSession(session.Config{MaxPending: 64 << 10}))
 	slow := dial(t, srv.addr)
 	slow.Send("/sub load")
 	slow.ExpectLine("* subscribed load")
@@ -535,13 +536,13 @@ func TestSlowConsumer(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("good subscriber: %v", err)
 	}
-	if srv.logs.count("slow consumer") == 0 {
+	if srv.logs.Count("slow consumer") == 0 {
 		t.Error("slow consumer not logged")
 	}
 	// The server cuts the slow client without waiting for it to read;
 	// what it then reads ends in EOF, and if the notice made it, it is the
 	// last line.
-	eventually(t, "the slow session to end", func() bool { return srv.Registry().Len() == 2 })
+	testkit.Eventually(t, "the slow session to end", func() bool { return srv.Registry().Len() == 2 })
 	got := slow.ExpectEOF()
 	for i, l := range got {
 		if strings.HasPrefix(l, "!") && (l != "! slow consumer, disconnecting" || i != len(got)-1) {
@@ -557,7 +558,7 @@ var padding = strings.Repeat("p", 200)
 // shutdown notice.
 func TestGracefulShutdownDeliversQueued(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{MaxPending: 64 << 20})
+	srv := startServer(t, withSession(session.Config{MaxPending: 64 << 20}))
 	sub := dial(t, srv.addr)
 	sub.Send("/sub news")
 	sub.ExpectLine("* subscribed news")
@@ -617,7 +618,7 @@ func (panicSub) Deliver(*hub.Message) { panic("test: subscriber exploded") }
 
 func TestPanicClosesOnlyThatConnection(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	bomb := srv.Hub().Connect(panicSub{})
 	defer bomb.Close()
 	if err := bomb.Subscribe("boom", ""); err != nil {
@@ -629,19 +630,19 @@ func TestPanicClosesOnlyThatConnection(t *testing.T) {
 	victim := dial(t, srv.addr)
 	victim.Send("/pub boom x")
 	victim.ExpectEOF()
-	eventually(t, "the panic to be logged", func() bool { return srv.logs.count("panic") > 0 })
+	testkit.Eventually(t, "the panic to be logged", func() bool { return srv.logs.Count("panic") > 0 })
 	bystander.Quiet()
 	late := dial(t, srv.addr)
 	late.Send("/join calm")
 	late.ExpectLine("* joined calm (2 here)")
 	bystander.Expect("* " + late.Nick + " joined calm")
 	// The victim's connection closes before its session is unregistered.
-	eventually(t, "the victim's session to end, the other two to stay", func() bool { return srv.Registry().Len() == 2 })
+	testkit.Eventually(t, "the victim's session to end, the other two to stay", func() bool { return srv.Registry().Len() == 2 })
 }
 
 func TestQuitAndClientClose(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	a := dialNick(t, srv.addr, "leaver")
 	b := dial(t, srv.addr)
 	for _, c := range []*client{a, b} {
@@ -651,33 +652,36 @@ func TestQuitAndClientClose(t *testing.T) {
 	a.ExpectLine("* " + b.Nick + " joined exit")
 	_ = a.Conn.Close() // vanish without /quit
 	b.ExpectLine("* leaver left exit")
-	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
+	testkit.Eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
 	c := dial(t, srv.addr)
 	c.Send("/nick leaver") // the nick is free again
 	c.ExpectLine("* you are now leaver")
 }
 
-// TestIdleConnectionsWakeUp: connections that stay silent for a while (long
-// enough for the door to park them, see tcpfront.DefaultParkAfter) still
-// receive, and still answer as soon as they speak again. The sleep is the
-// scenario, not a synchronization.
+// TestIdleConnectionsWakeUp: connections that stay silent long enough for
+// the door to park them (tcpfront.DefaultParkAfter) still receive, and
+// still answer as soon as they speak again. Each round waits until the
+// door reports both parked, so the test fails if they never park.
 func TestIdleConnectionsWakeUp(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, server.Config{})
+	srv := startServer(t, tcpfront.Config{})
 	a := dial(t, srv.addr)
 	a.Send("/sub wake")
 	a.ExpectLine("* subscribed wake")
 	b := dial(t, srv.addr)
 	for round := 0; round < 3; round++ {
-		time.Sleep(tcpfront.DefaultParkAfter + 300*time.Millisecond)
+		srv.waitParked(t, 2)
 		b.Send(fmt.Sprintf("/pub wake round %d", round))
 		a.ExpectLine(fmt.Sprintf("[wake] %s: round %d", b.Nick, round))
-		time.Sleep(tcpfront.DefaultParkAfter + 300*time.Millisecond)
+		srv.waitParked(t, 2)
 		a.Quiet()
 		b.Quiet()
+	}
+	if st := srv.front.Stats(); st.Parks < 6 {
+		t.Errorf("connections parked %d times in three rounds, want at least 6", st.Parks)
 	}
 	a.Send("/quit")
 	a.ExpectLine("* bye")
 	a.ExpectEOF()
-	eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
+	testkit.Eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 1 })
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -280,7 +281,7 @@ func TestBrowser(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	eventually(t, "1,000 more TCP sessions", func() bool { return ts.Registry().Stats().SessionsByDoor["tcp"] >= extra+1 })
+	testkit.Eventually(t, "1,000 more TCP sessions", func() bool { return ts.Registry().Stats().SessionsByDoor["tcp"] >= extra+1 })
 	// Keep the extra clients busy: the TCP door may park the goroutine
 	// of a connection that stays idle, and this test is about the
 	// dashboard showing goroutines, not about idle connections.
@@ -348,7 +349,7 @@ func TestBrowserReconnect(t *testing.T) {
 	second := startServer(t, func(c *server.Config) { c.HTTPAddr = addr })
 	p.wait("back", `document.querySelector('#status').classList.contains('online') && /Reconnected/.test(document.querySelector('#banner').textContent)`)
 	p.wait("room and nick restored", `document.querySelector('#room-title').textContent === 'ops' && document.querySelector('#members li.me')?.textContent === 'dave'`)
-	eventually(t, "dave in ops on the new server", func() bool {
+	testkit.Eventually(t, "dave in ops on the new server", func() bool {
 		who := second.Hub().Who("ops")
 		return len(who) == 1 && who[0] == "dave"
 	})

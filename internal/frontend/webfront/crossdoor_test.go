@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 // chatter is what the cross-door scenario needs of a client, whatever its
@@ -256,7 +257,7 @@ func TestSlowConsumers(t *testing.T) {
 			pub.send("/pub flood " + text)
 			sent++
 		}
-		eventually(t, "the fast reader to catch up", func() bool { return got.Load() == int64(sent) })
+		testkit.Eventually(t, "the fast reader to catch up", func() bool { return got.Load() == int64(sent) })
 	}
 	if st := ts.Registry().Stats(); st.SlowConsumers < 2 {
 		t.Fatalf("slow consumers not disconnected after %d messages: %+v", sent, st)
@@ -266,7 +267,7 @@ func TestSlowConsumers(t *testing.T) {
 	if n := got.Load(); n != int64(sent) {
 		t.Fatalf("the fast reader got %d of %d messages", n, sent)
 	}
-	eventually(t, "slow sessions gone", func() bool {
+	testkit.Eventually(t, "slow sessions gone", func() bool {
 		st := ts.Registry().Stats()
 		return st.SessionsByDoor["ws"] == 0 && st.SessionsByDoor["sse"] == 1
 	})

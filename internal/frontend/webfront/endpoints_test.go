@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 func TestHTTPPublish(t *testing.T) {
@@ -160,9 +161,9 @@ func TestSSE(t *testing.T) {
 	if ev.data.s("text") != "deep" || ev.data["seq"] != float64(1) {
 		t.Fatalf("got %v", ev.data)
 	}
-	eventually(t, "sse session counted", func() bool { return ts.Registry().Stats().SessionsByDoor["sse"] == 1 })
+	testkit.Eventually(t, "sse session counted", func() bool { return ts.Registry().Stats().SessionsByDoor["sse"] == 1 })
 	_ = s.resp.Body.Close()
-	eventually(t, "sse session gone", func() bool { return ts.Registry().Stats().SessionsByDoor["sse"] == 0 })
+	testkit.Eventually(t, "sse session gone", func() bool { return ts.Registry().Stats().SessionsByDoor["sse"] == 0 })
 }
 
 func TestWebSocketBadInput(t *testing.T) {
@@ -362,7 +363,7 @@ func TestMetricsAndStats(t *testing.T) {
 		} `json:"hub"`
 		History []json.RawMessage `json:"history"`
 	}
-	eventually(t, "a stats sample", func() bool {
+	testkit.Eventually(t, "a stats sample", func() bool {
 		_, _, body = get(t, ts.base+"/api/stats?history=1")
 		if err := json.Unmarshal([]byte(body), &st); err != nil {
 			t.Fatalf("/api/stats: %v: %s", err, body)

@@ -17,9 +17,11 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
-const waitFor = 10 * time.Second
+// waitFor bounds every wait; it only catches hangs.
+const waitFor = testkit.Timeout
 
 // testServer is a whole switchboard server (TCP and web doors) on
 // loopback ports, shut down at the end of the test.
@@ -66,18 +68,6 @@ func (ts *testServer) stop(t testing.TB) {
 
 func (ts *testServer) wsURL(path string) string {
 	return "ws" + strings.TrimPrefix(ts.base, "http") + path
-}
-
-// eventually polls cond until it holds or the time is up.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // frame is a decoded server frame.
