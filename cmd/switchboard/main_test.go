@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"net"
 	"strings"
@@ -11,57 +12,110 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestEnvName(t *testing.T) {
+	opts := serveOptions(&server.Config{}, &runtimeOpts{})
 	for flagName, want := range map[string]string{
 		"tcp-addr":         "SWITCHBOARD_TCP_ADDR",
 		"max-conns-per-ip": "SWITCHBOARD_MAX_CONNS_PER_IP",
 		"cluster":          "SWITCHBOARD_CLUSTER",
 	} {
-		if got := envName(flagName); got != want {
-			t.Errorf("envName(%q) = %q, want %q", flagName, got, want)
+		if opts.Lookup(flagName) == nil {
+			t.Errorf("no option %q", flagName)
+		}
+		if got := opts.EnvName(flagName); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", flagName, got, want)
 		}
 	}
 }
 
+// envMap is a lookupEnv over a fixed map.
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
 // TestFlagsFromEnv checks that the environment sets flags the command line
-// leaves alone, and that the command line wins.
+// leaves alone, that the command line wins, and that every group of the
+// server configuration is reached.
 func TestFlagsFromEnv(t *testing.T) {
-	t.Setenv("SWITCHBOARD_TCP_ADDR", "127.0.0.1:9999")
-	t.Setenv("SWITCHBOARD_MAX_PENDING", "4096")
-	t.Setenv("SWITCHBOARD_BANNER", "hello there")
-	t.Setenv("SWITCHBOARD_TCP_KEEPALIVE", "2m")
-	t.Setenv("SWITCHBOARD_TCP_SNDBUF", "32768")
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	env := map[string]string{
+		"SWITCHBOARD_TCP_ADDR":      "127.0.0.1:9999",
+		"SWITCHBOARD_MAX_PENDING":   "4KiB",
+		"SWITCHBOARD_BANNER":        "hello there",
+		"SWITCHBOARD_TCP_KEEPALIVE": "2m",
+		"SWITCHBOARD_TCP_SNDBUF":    "32768",
+		"SWITCHBOARD_MAX_CONNS":     "7",
+		"SWITCHBOARD_MAX_BODY":      "1MB",
+		"SWITCHBOARD_CLUSTER":       "nats://a:4222, nats://b:4222",
+		"SWITCHBOARD_LOG_LEVEL":     "debug",
+	}
 	var cfg server.Config
-	var lf, ll string
-	var gc int
-	serveFlags(fs, &cfg, &lf, &ll, &gc)
-	if err := fs.Parse([]string{"--banner", "from flag"}); err != nil {
+	var rt runtimeOpts
+	opts := serveOptions(&cfg, &rt)
+	if err := opts.Load([]string{"--banner", "from flag"}, envMap(env)); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyEnv(fs); err != nil {
+	if cfg.TCP.Addr != "127.0.0.1:9999" || cfg.Session.MaxPending != 4096 || cfg.TCP.SendBuffer != 32768 ||
+		cfg.TCP.KeepAlive != 2*time.Minute || cfg.Limits.MaxConns != 7 || cfg.Web.MaxBody != 1_000_000 || rt.logLevel != "debug" {
+		t.Errorf("env not applied: %+v %+v", cfg, rt)
+	}
+	if len(cfg.Cluster.URLs) != 2 || cfg.Cluster.URLs[1] != "nats://b:4222" {
+		t.Errorf("cluster URLs = %q", cfg.Cluster.URLs)
+	}
+	if cfg.TCP.Banner != "from flag" {
+		t.Errorf("command line should win over env, banner = %q", cfg.TCP.Banner)
+	}
+	if cfg.Web.Addr != webfront.DefaultAddr || cfg.Session.RateBurst != session.DefaultRateBurst {
+		t.Errorf("defaults not applied: http %q burst %d", cfg.Web.Addr, cfg.Session.RateBurst)
+	}
+	env["SWITCHBOARD_MAX_CONNS"] = "lots"
+	err := serveOptions(&server.Config{}, &runtimeOpts{}).Load(nil, envMap(env))
+	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_MAX_CONNS") || !strings.Contains(err.Error(), "want an integer") {
+		t.Errorf("bad env value should name the variable and the form, got %v", err)
+	}
+}
+
+// TestSizesTakeUnits: docs/configuration.md's example works.
+func TestSizesTakeUnits(t *testing.T) {
+	var cfg server.Config
+	if err := serveOptions(&cfg, &runtimeOpts{}).Load([]string{"--max-pending", "64KiB", "--tcp-sndbuf", "16384", "--max-ws-message", "1MiB"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.TCPAddr != "127.0.0.1:9999" || cfg.MaxPending != 4096 {
-		t.Errorf("env not applied: tcp=%q pending=%d", cfg.TCPAddr, cfg.MaxPending)
+	if cfg.Session.MaxPending != 64<<10 || cfg.TCP.SendBuffer != 16384 || cfg.Web.MaxMessage != 1<<20 {
+		t.Errorf("max-pending %d, tcp-sndbuf %d, max-ws-message %d", cfg.Session.MaxPending, cfg.TCP.SendBuffer, cfg.Web.MaxMessage)
 	}
-	if cfg.TCPSendBuffer != 32768 {
-		t.Errorf("SWITCHBOARD_TCP_SNDBUF not applied: %d", cfg.TCPSendBuffer)
+}
+
+// TestHelpShowsDefaultsOnce: every default is printed once, on the option's
+// default line, never again in its usage text (the banner used to show two).
+func TestHelpShowsDefaultsOnce(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(context.Background(), func() {}, []string{"serve", "--help"}, &bytes.Buffer{}, &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
 	}
-	if cfg.TCPKeepAlive != 2*time.Minute {
-		t.Errorf("SWITCHBOARD_TCP_KEEPALIVE not applied: %v", cfg.TCPKeepAlive)
+	help := stderr.String()
+	if n := strings.Count(help, tcpfront.DefaultBanner); n != 1 {
+		t.Errorf("banner default shown %d times:\n%s", n, help)
 	}
-	if cfg.Banner != "from flag" {
-		t.Errorf("command line should win over env, banner = %q", cfg.Banner)
+	for _, o := range serveOptions(&server.Config{}, &runtimeOpts{}).Options() {
+		if strings.Contains(o.Usage, "(default") {
+			t.Errorf("--%s usage repeats a default: %q", o.Name, o.Usage)
+		}
+		entry := "  --" + o.Name + " "
+		if !strings.Contains(help, entry) && !strings.Contains(help, "  --"+o.Name+"\n") {
+			t.Errorf("--%s missing from help", o.Name)
+		}
 	}
-	t.Setenv("SWITCHBOARD_MAX_CONNS", "lots")
-	if err := applyEnv(fs); err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_MAX_CONNS") {
-		t.Errorf("bad env value should name the variable, got %v", err)
+	if !strings.Contains(help, "--max-pending size\n") || !strings.Contains(help, "default 1MiB, env SWITCHBOARD_MAX_PENDING") {
+		t.Errorf("size options should print with units:\n%s", help)
 	}
 }
 
@@ -76,8 +130,11 @@ func TestRunCommands(t *testing.T) {
 		{args: []string{"help"}, out: "switchboard bench"},
 		{args: []string{"frobnicate"}, wantErr: true, errOut: "Usage"},
 		{args: []string{"serve", "--help"}, wantErr: true, errOut: "env SWITCHBOARD_TCP_ADDR"},
+		{args: []string{"bench", "fanout", "-h"}, errOut: "  --k int\n        subscribers (K)\n        default 10\n"},
+		{args: []string{"stress", "parked", "-h"}, errOut: "  --n int\n        how many units to run\n"},
 		{args: []string{"serve", "--log-level", "loud", "--tcp-addr", "127.0.0.1:0", "--http-addr", ""}, wantErr: true},
 		{args: []string{"serve", "--max-line", "-1", "--tcp-addr", "127.0.0.1:0", "--http-addr", ""}, wantErr: true},
+		{args: []string{"serve", "--rate-limit", "-1", "--tcp-addr", "127.0.0.1:0", "--http-addr", ""}, wantErr: true},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

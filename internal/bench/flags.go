@@ -9,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/config"
 )
 
 // defaultTarget is switchboard's line protocol on its default TCP address.
@@ -85,11 +87,17 @@ func (c *commonOpts) dialer(bufSize int) *dialer {
 	return &dialer{t: c.target, sources: c.sources, timeout: c.dialTimeout, bufSize: bufSize}
 }
 
-// parseFlags parses args with fs, printing errors and usage to stderr.
+// parseFlags parses args with fs. -h prints the scenario's flags to
+// stderr in the format of `switchboard serve --help`; a bad flag is an
+// error naming it (config.Parse), without the usage.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := config.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "Usage: switchboard bench %s [flags]\n\nFlags:\n", fs.Name())
+			config.PrintFlags(stderr, fs)
+			return err
+		}
+		return fmt.Errorf("bench %s: %w (see switchboard bench %s -h)", fs.Name(), err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench %s: unexpected argument %q", fs.Name(), fs.Arg(0))

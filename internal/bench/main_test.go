@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
 )
 
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 // and shuts it down when the test ends.
 func startServer(t *testing.T) string {
 	t.Helper()
-	srv, err := server.New(server.Config{TCPAddr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
@@ -24,7 +25,7 @@ import (
 const Timeout = testkit.Timeout
 
 // BannerPrefix is the start of the default banner, up to the nick.
-const BannerPrefix = "* Welcome to the concurrent server! You are "
+const BannerPrefix = "* " + tcpfront.DefaultBanner + " You are "
 
 // Client is one test connection. It is used from one goroutine.
 type Client struct {

@@ -3,47 +3,27 @@ package server
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
-// ClusterConfig configures the NATS backplane. The zero value means a
+// ClusterConfig configures the NATS backplane: the backplane's own
+// configuration plus the embedded NATS server. The zero value means a
 // single node with everything in memory; see docs/cluster.md.
 type ClusterConfig struct {
-	// URLs are the NATS servers, comma-separated (nats://host:4222,...).
-	// Empty means no cluster, unless EmbedAddr is set.
-	URLs string
-	// Name separates independent clusters sharing one NATS (default
-	// "default").
-	Name string
-	// NodeName names this node; it should be unique in the cluster
-	// (default: host name plus four random hex digits).
-	NodeName string
-	// Optional starts the node even when NATS is unreachable, serving its
-	// own clients and retrying in the background.
-	Optional bool
+	// Config is the backplane's configuration. Empty URLs means no
+	// cluster, unless EmbedAddr is set; New sets Logger.
+	natsbp.Config
 	// EmbedAddr, when set, runs an embedded NATS server listening there
 	// (host:port) that this and other nodes can use; with URLs empty this
 	// node connects to it.
 	EmbedAddr string
-	// Creds, TLSCA, TLSCert and TLSKey are passed to the NATS client: a
-	// credentials file, a CA bundle, and a client certificate and key.
-	Creds, TLSCA, TLSCert, TLSKey string
-	// Heartbeat and PeerTimeout tune cluster presence: how often a node
-	// announces itself (default 1s) and how long a silent node's members
-	// stay listed (default 3×Heartbeat).
-	Heartbeat, PeerTimeout time.Duration
-	// MaxBackoff is the longest wait between NATS reconnection attempts
-	// (default 5s).
-	MaxBackoff time.Duration
 }
 
 // enabled reports whether the node joins a cluster.
-func (c ClusterConfig) enabled() bool { return c.URLs != "" || c.EmbedAddr != "" }
+func (c ClusterConfig) enabled() bool { return len(c.URLs) > 0 || c.EmbedAddr != "" }
 
 // clusterRun is what a clustered server runs besides its doors.
 type clusterRun struct {
@@ -59,7 +39,8 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 		return nil
 	}
 	run := &clusterRun{}
-	urls := c.URLs
+	bcfg := c.Config
+	bcfg.Logger = s.log
 	if c.EmbedAddr != "" {
 		e, err := natsembed.Start(c.EmbedAddr)
 		if err != nil {
@@ -67,24 +48,11 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 		}
 		run.embed = e
 		s.log.Info("embedded NATS listening; point other nodes' --cluster at it", "url", e.ClientURL())
-		if urls == "" {
-			urls = e.ClientURL()
+		if len(bcfg.URLs) == 0 {
+			bcfg.URLs = []string{e.ClientURL()}
 		}
 	}
-	bp, err := natsbp.Connect(natsbp.Config{
-		URLs:        strings.Split(urls, ","),
-		ClusterName: c.Name,
-		NodeName:    c.NodeName,
-		Optional:    c.Optional,
-		Creds:       c.Creds,
-		TLSCA:       c.TLSCA,
-		TLSCert:     c.TLSCert,
-		TLSKey:      c.TLSKey,
-		Logger:      s.log,
-		Heartbeat:   c.Heartbeat,
-		PeerTimeout: c.PeerTimeout,
-		MaxBackoff:  c.MaxBackoff,
-	})
+	bp, err := natsbp.Connect(bcfg)
 	if err != nil {
 		if run.embed != nil {
 			run.embed.Shutdown()

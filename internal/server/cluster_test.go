@@ -16,7 +16,9 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
@@ -78,12 +80,12 @@ func startNATS(t testing.TB, addr string) *natsembed.Server {
 func startNode(t testing.TB, url, name string, opts ...func(*server.Config)) *node {
 	t.Helper()
 	cfg := server.Config{
-		TCPAddr: "127.0.0.1:0",
-		Cluster: server.ClusterConfig{
-			URLs: url, Name: "test", NodeName: name,
+		TCP: tcpfront.Config{Addr: "127.0.0.1:0"},
+		Cluster: server.ClusterConfig{Config: natsbp.Config{
+			URLs: []string{url}, ClusterName: "test", NodeName: name,
 			Heartbeat: 100 * time.Millisecond, PeerTimeout: 600 * time.Millisecond,
 			MaxBackoff: 200 * time.Millisecond,
-		},
+		}},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -513,7 +515,7 @@ func wsSend(t *testing.T, c *websocket.Conn, v any) {
 
 func TestClusterWebSocketAcrossNodes(t *testing.T) {
 	t.Parallel()
-	_, ns := startCluster(t, 3, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	_, ns := startCluster(t, 3, func(c *server.Config) { c.Web.Addr = "127.0.0.1:0" })
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, "ws://"+ns[0].HTTPAddr()+"/ws", nil)

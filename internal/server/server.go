@@ -12,73 +12,58 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
-// Config is the whole server configuration. The zero value is a working
-// single-node server with the TCP door on :8082 and no web door. It is
-// validated once by New and never changed afterwards.
+// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// Config is the whole server configuration: the doors', the sessions' and
+// the cluster's own configuration structs, each declared once in its
+// package with its defaults. The zero value is a working single-node server
+// with the TCP door on tcpfront.DefaultAddr and no web door. It is
+// validated once by New and never changed afterwards, except through
+// Reload.
 type Config struct {
-	// TCPAddr is the TCP (line protocol) door's listen address; default
-	// ":8082".
-	TCPAddr string
-	// HTTPAddr is the web door's listen address; "" disables it.
-	HTTPAddr string
-	// Banner replaces the welcome sentence of the TCP banner.
-	Banner string
-	// MaxLine is the longest accepted line-protocol line in bytes
-	// (default 4096).
-	MaxLine int
-	// MaxPending is each client's outbound queue limit in bytes (default
-	// 1 MiB); a client over it is disconnected as a slow consumer.
-	MaxPending int
-	// RateLimit is each client's publish rate limit in messages per
-	// second; 0 means off. RateBurst is the burst above it (default 1).
-	RateLimit float64
-	RateBurst int
-	// MaxConns and MaxConnsPerIP limit connections across all doors;
-	// 0 means unlimited.
-	MaxConns      int
-	MaxConnsPerIP int
-	// IdleTimeout disconnects clients silent for that long; 0 means never.
-	IdleTimeout time.Duration
-	// TCPSendBuffer caps the kernel send buffer of TCP clients' sockets
-	// (SO_SNDBUF) so that a slow consumer is noticed after about
-	// MaxPending plus twice this many bytes; 0 leaves the kernel's
-	// autotuning.
-	TCPSendBuffer int
-	// TCPKeepAlive is the TCP door's keepalive probe interval; 0 means the
-	// default (15s), negative turns keepalives off.
-	TCPKeepAlive time.Duration
-	// ParkAfter is how long a TCP connection may be idle before it gives
-	// up its goroutine and waits in the door's epoll set (Linux); 0 means
-	// the default (1s), negative means never.
-	ParkAfter time.Duration
-	// ShutdownTimeout bounds how long Shutdown lets queues drain when the
-	// caller's context has no deadline (default 10s).
-	ShutdownTimeout time.Duration
-	// Web configures the web door (see web.go); used when HTTPAddr is set.
-	Web WebConfig
+	// TCP configures the TCP (line protocol) door. New sets its Session
+	// and Logger from Session and the server's logger.
+	TCP tcpfront.Config
+	// Web configures the web door. An empty Web.Addr disables it (the
+	// command line's default is webfront.DefaultAddr). New sets its
+	// Session and Logger, and ClusterStatus when clustered and unset.
+	Web webfront.Config
+	// Session holds the per-session settings every door uses: the
+	// outbound queue limit and the publish rate limit.
+	Session session.Config
+	// Limits are the connection limits across all doors; zero means
+	// unlimited.
+	Limits session.Limits
 	// Cluster configures the NATS backplane (see cluster.go); empty means
 	// a single node.
 	Cluster ClusterConfig
+	// ShutdownTimeout bounds how long Shutdown lets queues drain when the
+	// caller's context has no deadline (default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
 }
 
 // Validate checks the configuration for values that cannot work.
 func (c Config) Validate() error {
 	switch {
-	case c.MaxLine < 0:
+	case c.TCP.MaxLine < 0:
 		return errors.New("server: max line must not be negative")
-	case c.MaxPending < 0:
+	case c.Session.MaxPending < 0:
 		return errors.New("server: max pending must not be negative")
-	case c.RateLimit < 0 || c.RateBurst < 0:
+	case c.Session.RateLimit < 0 || c.Session.RateBurst < 0:
 		return errors.New("server: rate limit and burst must not be negative")
-	case c.TCPSendBuffer < 0:
+	case c.TCP.SendBuffer < 0:
 		return errors.New("server: TCP send buffer must not be negative")
-	case c.MaxConns < 0 || c.MaxConnsPerIP < 0:
+	case c.Web.MaxBody < 0 || c.Web.MaxMessage < 0:
+		return errors.New("server: web body and message limits must not be negative")
+	case c.Limits.MaxConns < 0 || c.Limits.MaxConnsPerIP < 0:
 		return errors.New("server: connection limits must not be negative")
-	case c.IdleTimeout < 0 || c.ShutdownTimeout < 0:
+	case c.TCP.IdleTimeout < 0 || c.ShutdownTimeout < 0:
 		return errors.New("server: timeouts must not be negative")
 	}
 	return nil
@@ -119,7 +104,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Session.RateBurst == 0 {
+		// The web door's per-IP limiter reads the burst too: give both
+		// the session's default.
+		cfg.Session.RateBurst = session.DefaultRateBurst
 	}
 	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{})}
 	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
@@ -131,23 +121,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.closeCluster()
 		return nil, err
 	}
-	s.reg = session.NewRegistry(s.hub, session.Limits{MaxConns: cfg.MaxConns, MaxConnsPerIP: cfg.MaxConnsPerIP})
-	reg := s.reg
-	tcp, err := tcpfront.Listen(tcpfront.Config{
-		Addr:        cfg.TCPAddr,
-		Banner:      cfg.Banner,
-		MaxLine:     cfg.MaxLine,
-		IdleTimeout: cfg.IdleTimeout,
-		ParkAfter:   cfg.ParkAfter,
-		KeepAlive:   cfg.TCPKeepAlive,
-		SendBuffer:  cfg.TCPSendBuffer,
-		Logger:      log,
-		Session: session.Config{
-			MaxPending: cfg.MaxPending,
-			RateLimit:  cfg.RateLimit,
-			RateBurst:  cfg.RateBurst,
-		},
-	}, reg)
+	s.reg = session.NewRegistry(s.hub, cfg.Limits)
+	tcfg := cfg.TCP
+	tcfg.Session = cfg.Session
+	tcfg.Logger = log
+	tcp, err := tcpfront.Listen(tcfg, s.reg)
 	if err != nil {
 		s.closeCluster()
 		return nil, err

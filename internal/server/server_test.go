@@ -9,27 +9,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	bad := []server.Config{
-		{MaxLine: -1},
-		{MaxPending: -1},
-		{RateLimit: -1},
-		{RateBurst: -1},
-		{MaxConns: -1},
-		{MaxConnsPerIP: -1},
-		{TCPSendBuffer: -1},
-		{IdleTimeout: -time.Second},
+		{TCP: tcpfront.Config{MaxLine: -1}},
+		{Session: session.Config{MaxPending: -1}},
+		{Session: session.Config{RateLimit: -1}},
+		{Session: session.Config{RateBurst: -1}},
+		{Limits: session.Limits{MaxConns: -1}},
+		{Limits: session.Limits{MaxConnsPerIP: -1}},
+		{TCP: tcpfront.Config{SendBuffer: -1}},
+		{TCP: tcpfront.Config{IdleTimeout: -time.Second}},
+		{Web: webfront.Config{MaxBody: -1}},
+		{Web: webfront.Config{MaxMessage: -1}},
 		{ShutdownTimeout: -time.Second},
 	}
 	for _, c := range bad {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", c)
 		}
-		c.TCPAddr = "127.0.0.1:0"
+		c.TCP.Addr = "127.0.0.1:0"
 		if srv, err := server.New(c, slog.New(slog.DiscardHandler)); err == nil {
 			_ = srv.Shutdown(context.Background())
 			t.Errorf("New(%+v) succeeded", c)
@@ -47,7 +52,7 @@ func TestTCPAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if srv, err := server.New(server.Config{TCPAddr: ln.Addr().String()}, slog.New(slog.DiscardHandler)); err == nil {
+	if srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: ln.Addr().String()}}, slog.New(slog.DiscardHandler)); err == nil {
 		_ = srv.Shutdown(context.Background())
 		t.Fatal("New on a busy address succeeded")
 	}
@@ -58,7 +63,7 @@ func TestTCPAddressInUse(t *testing.T) {
 // afterwards is a no-op.
 func TestServeStopsOnContext(t *testing.T) {
 	t.Parallel()
-	srv, err := server.New(server.Config{TCPAddr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
 )
 
 // startWeb starts a server with the web door on loopback ports.
-func startWeb(t *testing.T, web server.WebConfig) (*server.Server, chan error) {
+func startWeb(t *testing.T, web webfront.Config) (*server.Server, chan error) {
 	t.Helper()
-	srv, err := server.New(server.Config{TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Web: web, ShutdownTimeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
+	web.Addr = "127.0.0.1:0"
+	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, Web: web, ShutdownTimeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -39,7 +42,7 @@ func startWeb(t *testing.T, web server.WebConfig) (*server.Server, chan error) {
 
 func TestWebDoorOff(t *testing.T) {
 	t.Parallel()
-	srv, err := server.New(server.Config{TCPAddr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func TestWebDoorAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, err = server.New(server.Config{TCPAddr: "127.0.0.1:0", HTTPAddr: ln.Addr().String()}, slog.New(slog.DiscardHandler))
+	_, err = server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, Web: webfront.Config{Addr: ln.Addr().String()}}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "web door") {
 		t.Fatalf("New on a busy address: %v, want a web door error", err)
 	}
@@ -69,7 +72,7 @@ func TestWebDoorAddressInUse(t *testing.T) {
 // body limit and the cluster status of /api/stats.
 func TestWebDoorConfig(t *testing.T) {
 	t.Parallel()
-	srv, _ := startWeb(t, server.WebConfig{
+	srv, _ := startWeb(t, webfront.Config{
 		PublishToken:  "tok",
 		MaxBody:       16,
 		ClusterStatus: func() any { return map[string]string{"state": "single"} },
@@ -113,7 +116,7 @@ func TestWebDoorConfig(t *testing.T) {
 // stream and ends it cleanly, and that Serve and Shutdown return.
 func TestWebDoorShutdownDrainsStreams(t *testing.T) {
 	t.Parallel()
-	srv, done := startWeb(t, server.WebConfig{})
+	srv, done := startWeb(t, webfront.Config{})
 	resp, err := http.Get("http://" + srv.HTTPAddr() + "/sse?topic=news")
 	if err != nil {
 		t.Fatal(err)

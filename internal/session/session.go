@@ -14,9 +14,6 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
-// DefaultMaxPending is the default byte limit of a session's outbound queue.
-const DefaultMaxPending = 1 << 20
-
 // slowConsumerGrace bounds how long a slow consumer's writer may still
 // block before the connection is cut without the notice.
 const slowConsumerGrace = time.Second
@@ -46,25 +43,6 @@ type Codec interface {
 	Message(m *hub.Message) []byte
 	// Reply encodes a reply to a request, or an unsolicited notice.
 	Reply(r Reply) []byte
-}
-
-// Config describes one session. Zero values mean the documented defaults.
-type Config struct {
-	// Door names the front end, e.g. "tcp"; used in logs and metrics.
-	Door string
-	// RemoteAddr is the peer's address, for logs and per-IP limits.
-	RemoteAddr string
-	// MaxPending is the outbound queue limit in bytes (default
-	// DefaultMaxPending). Past it the client is a slow consumer.
-	MaxPending int
-	// RateLimit is the sustained publish rate allowed, in messages per
-	// second; 0 means unlimited.
-	RateLimit float64
-	// RateBurst is the burst allowed above RateLimit (default 1 when a
-	// rate limit is set).
-	RateBurst int
-	// Logger receives the session's logs (default slog.Default()).
-	Logger *slog.Logger
 }
 
 // Session is one connected client. Deliver and the Close methods are safe
@@ -110,7 +88,7 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	if cfg.RateLimit > 0 {
 		b := cfg.RateBurst
 		if b <= 0 {
-			b = 1
+			b = DefaultRateBurst
 		}
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), b)
 	}

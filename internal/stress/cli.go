@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/config"
 )
 
 // ErrUsage is returned (wrapped) for bad command lines: unknown experiment,
@@ -83,11 +85,7 @@ func experiments() []experiment {
 		{name: "sweep", defTime: DefaultSweepTimeout, args: " [--ns 1000,10000,...] [--plot FILE]",
 			summary: "goroutines and parked at N = 1k..1M: cost grows linearly; table and PNG plot",
 			flags: func(fs *flag.FlagSet, c *cliConfig) {
-				fs.Func("ns", "comma-separated values of N (default 1000,10000,100000,1000000)", func(s string) error {
-					ns, err := parseNs(s)
-					c.sweep.Ns = ns
-					return err
-				})
+				fs.Var(nsFlag{&c.sweep.Ns}, "ns", "comma-separated values of N; k and m suffixes (10k, 1m) allowed")
 				fs.StringVar(&c.sweep.PlotFile, "plot", "", "write a PNG plot to this file")
 				fs.BoolVar(&c.sweep.InProcess, "in-process", false, "run every point in this process instead of a fresh child process (less accurate)")
 			},
@@ -119,7 +117,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	c := &cliConfig{}
 	fs := flag.NewFlagSet("switchboard stress "+exp.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	if exp.defN > 0 {
 		fs.IntVar(&c.opt.N, "n", exp.defN, "how many units to run")
 	}
@@ -129,15 +126,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if exp.flags != nil {
 		exp.flags(fs, c)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: switchboard stress %s [-n N]%s [--json] [--timeout D] [--quiet]\n\n%s\n\n", exp.name, exp.args, exp.summary)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := config.Parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "Usage: switchboard stress %s [-n N]%s [--json] [--timeout D] [--quiet]\n\n%s\n\nFlags:\n", exp.name, exp.args, exp.summary)
+			config.PrintFlags(stderr, fs)
 			return nil
 		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+		return fmt.Errorf("%w: %v (see switchboard stress %s -h)", ErrUsage, err, exp.name)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
@@ -173,6 +168,31 @@ func usage(w io.Writer, exps []experiment) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write usage: %w", err)
 	}
+	return nil
+}
+
+// nsFlag is the --ns flag: a list of N, shown as the sweep's default
+// list while unset.
+type nsFlag struct{ p *[]int }
+
+func (f nsFlag) String() string {
+	ns := defaultSweepNs()
+	if f.p != nil && len(*f.p) > 0 {
+		ns = *f.p
+	}
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (f nsFlag) Set(s string) error {
+	ns, err := parseNs(s)
+	if err != nil {
+		return err
+	}
+	*f.p = ns
 	return nil
 }
 

@@ -74,13 +74,16 @@ type SweepReport struct {
 	Sources  map[string]string `json:"sources"`
 }
 
+// defaultSweepNs are the values of N a sweep runs unless told otherwise.
+func defaultSweepNs() []int { return []int{1_000, 10_000, 100_000, 1_000_000} }
+
 // RunSweep runs the goroutines and parked experiments at every N of opt.Ns
 // (skipping an N whose estimated memory exceeds half of MemAvailable) and
 // fits how memory grows with N. With opt.PlotFile it also writes a PNG.
 func RunSweep(ctx context.Context, opt SweepOptions) (SweepReport, error) {
 	ns := opt.Ns
 	if len(ns) == 0 {
-		ns = []int{1_000, 10_000, 100_000, 1_000_000}
+		ns = defaultSweepNs()
 	}
 	r := SweepReport{Experiment: "sweep", Machine: currentMachine(), Isolation: "fresh child process per experiment and N"}
 	run := runChild

@@ -15,6 +15,9 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
+// DefaultClusterName is the default Config.ClusterName.
+const DefaultClusterName = "default"
+
 // Config configures a Backplane. Zero values mean the documented defaults;
 // URLs is the only required field.
 type Config struct {
@@ -22,7 +25,8 @@ type Config struct {
 	// client picks one and fails over to the others.
 	URLs []string
 	// ClusterName separates independent switchboard clusters sharing one
-	// NATS: every subject is under Prefix.ClusterName. Default "default".
+	// NATS: every subject is under Prefix.ClusterName. Default
+	// DefaultClusterName.
 	ClusterName string
 	// NodeName names this node in logs, status and (when short) its guest
 	// nicks; it should be unique in the cluster. Default: the host name
@@ -74,7 +78,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.URLs = urls
 	if c.ClusterName == "" {
-		c.ClusterName = "default"
+		c.ClusterName = DefaultClusterName
 	}
 	if c.Prefix == "" {
 		c.Prefix = "switchboard"

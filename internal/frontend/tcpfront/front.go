@@ -13,19 +13,24 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
-// DefaultBanner is the welcome sentence of the banner line.
-const DefaultBanner = "Welcome to the concurrent server!"
-
-// DefaultParkAfter is the default Config.ParkAfter.
-const DefaultParkAfter = time.Second
-
-// DefaultMaxLine is the default longest accepted line, in bytes, not
-// counting the line ending.
-const DefaultMaxLine = 4096
+// Defaults of Config.
+const (
+	// DefaultAddr is the default listen address.
+	DefaultAddr = ":8082"
+	// DefaultBanner is the welcome sentence of the banner line.
+	DefaultBanner = "Welcome to the concurrent server!"
+	// DefaultParkAfter is the default Config.ParkAfter.
+	DefaultParkAfter = time.Second
+	// DefaultMaxLine is the default longest accepted line, in bytes, not
+	// counting the line ending.
+	DefaultMaxLine = 4096
+	// DefaultKeepAlive is the default TCP keepalive period.
+	DefaultKeepAlive = 15 * time.Second
+)
 
 // Config configures the TCP door. Zero values mean the documented defaults.
 type Config struct {
-	// Addr is the listen address (default ":8082").
+	// Addr is the listen address (default DefaultAddr).
 	Addr string
 	// Banner replaces the welcome sentence of the first line (default
 	// DefaultBanner); the nick and /help hint always follow.
@@ -38,7 +43,7 @@ type Config struct {
 	// IdleTimeout closes connections that send nothing for that long;
 	// 0 means never.
 	IdleTimeout time.Duration
-	// KeepAlive is the TCP keepalive period (default 15s); negative
+	// KeepAlive is the TCP keepalive period (default DefaultKeepAlive); negative
 	// disables keepalives.
 	KeepAlive time.Duration
 	// SendBuffer sets each connection's SO_SNDBUF in bytes, which also
@@ -71,7 +76,7 @@ type Front struct {
 // Listen binds the TCP door's listener.
 func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 	if cfg.Addr == "" {
-		cfg.Addr = ":8082"
+		cfg.Addr = DefaultAddr
 	}
 	if cfg.Banner == "" {
 		cfg.Banner = DefaultBanner
@@ -83,7 +88,7 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 		cfg.ParkAfter = DefaultParkAfter
 	}
 	if cfg.KeepAlive == 0 {
-		cfg.KeepAlive = 15 * time.Second
+		cfg.KeepAlive = DefaultKeepAlive
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

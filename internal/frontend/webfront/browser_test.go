@@ -346,7 +346,7 @@ func TestBrowserReconnect(t *testing.T) {
 	first.stop(t)
 	p.wait("told", `document.querySelector('#status').classList.contains('offline') && /reconnecting/.test(document.querySelector('#banner').textContent)`)
 
-	second := startServer(t, func(c *server.Config) { c.HTTPAddr = addr })
+	second := startServer(t, func(c *server.Config) { c.Web.Addr = addr })
 	p.wait("back", `document.querySelector('#status').classList.contains('online') && /Reconnected/.test(document.querySelector('#banner').textContent)`)
 	p.wait("room and nick restored", `document.querySelector('#room-title').textContent === 'ops' && document.querySelector('#members li.me')?.textContent === 'dave'`)
 	testkit.Eventually(t, "dave in ops on the new server", func() bool {

@@ -218,7 +218,7 @@ func TestGracefulShutdown(t *testing.T) {
 // reading is disconnected by the queue rules and blocks nobody.
 func TestSlowConsumers(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *server.Config) { c.MaxPending = 64 << 10 })
+	ts := startServer(t, func(c *server.Config) { c.Session.MaxPending = 64 << 10 })
 	fast := dialSSE(t, ts, query("topic", "flood"))
 	fast.expect("subscribed", func(e sseEvent) bool { return e.comment == "subscribed flood" })
 

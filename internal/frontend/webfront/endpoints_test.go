@@ -14,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
@@ -91,8 +93,8 @@ func TestHTTPErrorNotHTMLEscaped(t *testing.T) {
 func TestHTTPPublishRateLimit(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *server.Config) {
-		c.RateLimit = 0.5 // one token per 2 s: the test cannot earn one back
-		c.RateBurst = 2
+		c.Session.RateLimit = 0.5 // one token per 2 s: the test cannot earn one back
+		c.Session.RateBurst = 2
 	})
 	for i, want := range []int{202, 202} {
 		if code, body := post(t, ts, "alerts.disk", "x", nil); code != want {
@@ -380,7 +382,7 @@ func TestMetricsAndStats(t *testing.T) {
 // the TCP door's text sanitising and per-client rate limit.
 func TestWebSocketSanitizeAndRateLimit(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *server.Config) { c.RateLimit = 0.001; c.RateBurst = 1 })
+	ts := startServer(t, func(c *server.Config) { c.Session.RateLimit = 0.001; c.Session.RateBurst = 1 })
 	tcp := dialTCP(t, ts)
 	tcp.send("/sub news")
 	tcp.expect("subscribed", func(l string) bool { return strings.Contains(l, "subscribed news") })
@@ -399,7 +401,7 @@ func TestWebSocketSanitizeAndRateLimit(t *testing.T) {
 
 func TestBadOriginPattern(t *testing.T) {
 	t.Parallel()
-	_, err := server.New(server.Config{TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Web: server.WebConfig{AllowedOrigins: []string{"[bad"}}}, slog.New(slog.DiscardHandler))
+	_, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, Web: webfront.Config{AllowedOrigins: []string{"[bad"}, Addr: "127.0.0.1:0"}}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "bad allowed origin pattern") {
 		t.Fatalf("New with a bad origin pattern: %v", err)
 	}

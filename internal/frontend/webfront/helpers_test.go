@@ -16,6 +16,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
@@ -33,7 +35,7 @@ type testServer struct {
 
 func startServer(t testing.TB, mod func(*server.Config)) *testServer {
 	t.Helper()
-	cfg := server.Config{TCPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}
+	cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, Web: webfront.Config{Addr: "127.0.0.1:0"}, ShutdownTimeout: 5 * time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}

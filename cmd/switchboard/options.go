@@ -1,0 +1,79 @@
+package main
+
+import (
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
+	"github.com/switchboard-hub/switchboard/internal/config"
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
+	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
+)
+
+// envPrefix starts every setting's environment variable:
+// SWITCHBOARD_TCP_ADDR for --tcp-addr.
+const envPrefix = "SWITCHBOARD_"
+
+// Defaults of the settings main applies itself.
+const (
+	defaultGCPercent = 200
+	defaultLogFormat = "text"
+	defaultLogLevel  = "info"
+)
+
+// runtimeOpts are the settings that main applies itself rather than the
+// server.
+type runtimeOpts struct {
+	logFormat, logLevel string
+	gcPercent           int
+}
+
+// serveOptions declares every setting of `switchboard serve` once: its
+// flag (and so environment variable), the field it sets, its default (the
+// owning package's constant), its usage line, and whether SIGHUP may change
+// it. docs/configuration.md describes the same table.
+func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
+	s := config.New("switchboard serve", envPrefix)
+
+	// Doors.
+	s.String(&cfg.TCP.Addr, "tcp-addr", tcpfront.DefaultAddr, "TCP (line protocol) listen address")
+	s.String(&cfg.Web.Addr, "http-addr", webfront.DefaultAddr, "HTTP (web) listen address; empty disables the web door")
+	s.String(&cfg.TCP.Banner, "banner", tcpfront.DefaultBanner, "welcome sentence of the TCP banner; the nick and the /help hint follow it")
+
+	// Limits.
+	config.Size(s, &cfg.TCP.MaxLine, "max-line", tcpfront.DefaultMaxLine, "longest accepted line-protocol line, not counting the line ending")
+	config.Size(s, &cfg.Session.MaxPending, "max-pending", session.DefaultMaxPending, "per-client outbound queue limit; over it the client is disconnected as a slow consumer")
+	s.Float(&cfg.Session.RateLimit, "rate-limit", 0, "per-client publish limit in messages per second, also per IP for HTTP publishes; 0 = off")
+	s.Int(&cfg.Session.RateBurst, "rate-burst", session.DefaultRateBurst, "messages a client may publish at once above --rate-limit")
+	s.Int(&cfg.Limits.MaxConns, "max-conns", 0, "maximum concurrent connections over all doors; 0 = unlimited")
+	s.Int(&cfg.Limits.MaxConnsPerIP, "max-conns-per-ip", 0, "maximum concurrent connections per client IP; 0 = unlimited")
+	s.Duration(&cfg.TCP.IdleTimeout, "idle-timeout", 0, "disconnect TCP clients that send nothing for this long; 0 = never")
+	config.Size(s, &cfg.TCP.SendBuffer, "tcp-sndbuf", 0, "socket send buffer of TCP clients (SO_SNDBUF; Linux doubles it); 0 = the kernel's autotuning (up to a few MiB)")
+	s.Duration(&cfg.TCP.KeepAlive, "tcp-keepalive", tcpfront.DefaultKeepAlive, "TCP keepalive probe interval for TCP clients (dead peers are found after ~10 unanswered probes); negative = off")
+	s.Duration(&cfg.TCP.ParkAfter, "park-after", tcpfront.DefaultParkAfter, "idle time after which a TCP connection gives up its goroutine and waits in an epoll set (Linux); negative (e.g. -1s) = never")
+	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long a graceful shutdown lets queues drain")
+
+	// Web door.
+	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()
+	s.String(&cfg.Web.SubscribeToken, "subscribe-token", "", "when set, WebSocket and SSE streams need this token (or the publish token); empty = open").Secret()
+	s.List(&cfg.Web.AllowedOrigins, "allowed-origins", nil, "comma-separated WebSocket Origin host patterns accepted besides the same origin, e.g. \"*.example.com,localhost:3000\"; \"*\" = any")
+	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")
+	config.Size(s, &cfg.Web.MaxBody, "max-body", webfront.DefaultMaxBody, "HTTP publish body limit; larger bodies get 413")
+	config.Size(s, &cfg.Web.MaxMessage, "max-ws-message", webfront.DefaultMaxMessage, "WebSocket message size limit; larger messages close the connection (1009)")
+
+	// Cluster (docs/cluster.md).
+	s.List(&cfg.Cluster.URLs, "cluster", nil, "NATS server URLs, comma-separated (nats://host:4222,nats://host2:4222); empty = single node, everything in memory")
+	s.String(&cfg.Cluster.ClusterName, "cluster-name", natsbp.DefaultClusterName, "cluster name, so several independent clusters can share one NATS")
+	s.String(&cfg.Cluster.NodeName, "node-name", "", "this node's name, unique in the cluster; short names (<= 10 chars) also prefix guest nicks; empty = host name + random suffix")
+	s.Bool(&cfg.Cluster.Optional, "cluster-optional", false, "start even when NATS is unreachable: serve local clients and keep retrying")
+	s.String(&cfg.Cluster.EmbedAddr, "nats-embed", "", "run an embedded NATS server on this address (e.g. 127.0.0.1:4222) for a zero-infrastructure trial; other nodes can point --cluster at it")
+	s.String(&cfg.Cluster.Creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
+	s.String(&cfg.Cluster.TLSCA, "nats-tls-ca", "", "CA bundle to verify the NATS server's certificate")
+	s.String(&cfg.Cluster.TLSCert, "nats-tls-cert", "", "client certificate for mutual TLS with NATS")
+	s.String(&cfg.Cluster.TLSKey, "nats-tls-key", "", "client key for mutual TLS with NATS")
+
+	// Runtime and logging.
+	s.Int(&rt.gcPercent, "gc-percent", defaultGCPercent, "garbage collector target (runtime/debug.SetGCPercent): heap growth in percent before a collection; 0 = Go's default or $GOGC")
+	s.String(&rt.logFormat, "log-format", defaultLogFormat, "log format: text or json")
+	s.String(&rt.logLevel, "log-level", defaultLogLevel, "log level: debug, info, warn or error")
+	return s
+}

@@ -1,0 +1,33 @@
+package session
+
+import "log/slog"
+
+// Defaults of Config.
+const (
+	// DefaultMaxPending is the default byte limit of a session's outbound
+	// queue (1 MiB).
+	DefaultMaxPending = 1 << 20
+	// DefaultRateBurst is the default burst above Config.RateLimit: a
+	// client may publish this many messages at once (a pasted paragraph)
+	// before the rate applies.
+	DefaultRateBurst = 10
+)
+
+// Config describes one session. Zero values mean the documented defaults.
+type Config struct {
+	// Door names the front end, e.g. "tcp"; used in logs and metrics.
+	Door string
+	// RemoteAddr is the peer's address, for logs and per-IP limits.
+	RemoteAddr string
+	// MaxPending is the outbound queue limit in bytes (default
+	// DefaultMaxPending). Past it the client is a slow consumer.
+	MaxPending int
+	// RateLimit is the sustained publish rate allowed, in messages per
+	// second; 0 means unlimited.
+	RateLimit float64
+	// RateBurst is the burst allowed above RateLimit (default
+	// DefaultRateBurst when a rate limit is set).
+	RateBurst int
+	// Logger receives the session's logs (default slog.Default()).
+	Logger *slog.Logger
+}
