@@ -191,3 +191,26 @@ func TestServeUntilSignal(t *testing.T) {
 		t.Errorf("client was not told: %q", rest)
 	}
 }
+
+// TestBadValueNamesFlag: a bad value is one error line naming the flag and
+// the expected form; the usage is not dumped.
+func TestBadValueNamesFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--max-pending", "12XB"},
+		{"bench", "fanout", "--buf", "lots"},
+		{"stress", "parked", "-n", "lots"},
+	} {
+		var stderr bytes.Buffer
+		err := run(context.Background(), func() {}, args, &bytes.Buffer{}, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "invalid value ") || !strings.Contains(err.Error(), " for --") || !strings.Contains(err.Error(), ": want ") {
+			t.Errorf("%q: err = %v", args, err)
+		}
+		if stderr.Len() != 0 {
+			t.Errorf("%q: usage dumped:\n%s", args, stderr.String())
+		}
+	}
+	err := run(context.Background(), func() {}, []string{"serve", "--max-pending", "12XB"}, &bytes.Buffer{}, &bytes.Buffer{})
+	if want := `invalid value "12XB" for --max-pending: want a size such as 65536, 64KiB or 1MiB`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

@@ -37,8 +37,8 @@ func connsMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&o.idle, "idle", 15*time.Second, "after all subscribed, wait this long before the second RSS reading (0: skip)")
 	fs.DurationVar(&o.roundMax, "broadcast-timeout", 10*time.Second, "bound on one broadcast reaching every subscriber")
 	fs.DurationVar(&o.gap, "gap", 50*time.Millisecond, "pause between broadcasts")
-	fs.IntVar(&o.size, "size", 64, "payload bytes")
-	fs.IntVar(&o.bufSize, "buf", 4096, "subscriber read buffer bytes (small: these connections are mostly idle)")
+	sizeVar(fs, &o.size, "size", 64, "payload size")
+	sizeVar(fs, &o.bufSize, "buf", 4096, "subscriber read buffer (small: these connections are mostly idle)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func fanoutMain(ctx context.Context, scenario string, args []string, stdout, std
 	o.common.register(fs, 0, "bench."+scenario)
 	fs.IntVar(&o.subs, "k", defK, "subscribers (K)")
 	fs.IntVar(&o.pubs, "p", 1, "publishers (P)")
-	fs.IntVar(&o.size, "size", 64, "payload bytes (at least the ~40-byte sequence/timestamp header)")
+	sizeVar(fs, &o.size, "size", 64, "payload size (at least the ~40-byte sequence/timestamp header)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "publish for this long (0 with --count: until count)")
 	fs.Int64Var(&o.count, "count", 0, "publish this many messages in total, split over publishers (0: until --duration)")
 	fs.Float64Var(&o.rate, "rate", defRate, "total publish rate in messages/s (0: as fast as --window allows)")
@@ -47,7 +47,7 @@ func fanoutMain(ctx context.Context, scenario string, args []string, stdout, std
 	fs.IntVar(&o.window, "window", defWindow, "max messages in flight per subscriber before publishers wait (0: open loop)")
 	fs.Int64Var(&o.inflight, "max-inflight", 250000, "cap on deliveries in flight over all subscribers, so large K does not queue seconds of messages (0: no cap)")
 	fs.DurationVar(&o.drain, "drain", 5*time.Second, "after publishing, wait at most this long for deliveries")
-	fs.IntVar(&o.bufSize, "buf", 64<<10, "subscriber read buffer bytes")
+	sizeVar(fs, &o.bufSize, "buf", 64<<10, "subscriber read buffer")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

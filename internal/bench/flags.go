@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/config"
+	"github.com/switchboard-hub/switchboard/internal/units"
 )
 
 // defaultTarget is switchboard's line protocol on its default TCP address.
@@ -103,6 +104,12 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 		return fmt.Errorf("bench %s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// sizeVar declares a byte-count flag that takes units (64KiB, 1MiB).
+func sizeVar(fs *flag.FlagSet, p *int, name string, def int, usage string) {
+	*p = def
+	fs.Var(units.NewSize(p), name, usage)
 }
 
 // flagSet reports whether the named flag was given on the command line.

@@ -364,6 +364,9 @@ func stockReason(f *flag.Flag, reason string) string {
 		return reason
 	}
 	typ, _ := flag.UnquoteUsage(f)
+	if _, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && typ == "" {
+		typ = "bool"
+	}
 	switch typ {
 	case "int", "uint":
 		return errWant(kindInt).Error()
@@ -371,7 +374,7 @@ func stockReason(f *flag.Flag, reason string) string {
 		return errWant(kindFloat).Error()
 	case "duration":
 		return errWant(kindDuration).Error()
-	case "":
+	case "bool":
 		return errWant(kindBool).Error()
 	}
 	return reason
@@ -403,11 +406,14 @@ func (s *Set) Usage(w io.Writer) {
 }
 
 // PrintFlags prints a plain FlagSet's flags in the format of Set.Usage,
-// for commands that declare their flags with the flag package.
+// for commands that declare their flags with the flag package. A
+// flag.Value with a TypeName() string method names its type ("size").
 func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		typ, usage := flag.UnquoteUsage(f)
-		if typ == "value" {
+		if t, ok := f.Value.(interface{ TypeName() string }); ok {
+			typ = t.TypeName()
+		} else if typ == "value" {
 			typ = ""
 		}
 		printEntry(w, f.Name, typ, usage, f.DefValue, "")

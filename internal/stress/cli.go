@@ -187,6 +187,9 @@ func (f nsFlag) String() string {
 	return strings.Join(s, ",")
 }
 
+// TypeName names the value's type in usage texts.
+func (nsFlag) TypeName() string { return "list" }
+
 func (f nsFlag) Set(s string) error {
 	ns, err := parseNs(s)
 	if err != nil {

@@ -91,6 +91,9 @@ func (s Size[T]) String() string {
 	return FormatSize(int64(*s.p))
 }
 
+// TypeName names the value's type in usage texts.
+func (Size[T]) TypeName() string { return "size" }
+
 // Set implements flag.Value.
 func (s Size[T]) Set(v string) error {
 	n, err := ParseSize(v)
