@@ -273,13 +273,6 @@ func (p *publisher) publish(topic string, payload []byte) {
 	p.mu.Unlock()
 }
 
-// pending returns the size of the unsent batch in bytes.
-func (p *publisher) pending() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.buf)
-}
-
 // flush writes the pending batch.
 func (p *publisher) flush() error {
 	p.mu.Lock()

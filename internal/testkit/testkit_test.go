@@ -133,3 +133,41 @@ func TestServeDoorReportsServeError(t *testing.T) {
 		t.Fatalf("the cleanup reported %d errors, want 1", n)
 	}
 }
+
+// skipRecorder is a fatalRecorder whose Skipf records and stops too.
+type skipRecorder struct {
+	fatalRecorder
+	skipped string
+}
+
+func (s *skipRecorder) Skipf(format string, args ...any) {
+	s.skipped = fmt.Sprintf(format, args...)
+	panic(s)
+}
+
+// Unavailable skips outside CI and fails under CI=true. Not parallel: it
+// sets CI for its subtests.
+func TestUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		ci                 string
+		wantFail, wantSkip bool
+	}{{"true", true, false}, {"", false, true}} {
+		t.Run("CI="+tc.ci, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			rec := &skipRecorder{fatalRecorder: fatalRecorder{TB: t}}
+			func() {
+				defer func() { _ = recover() }()
+				testkit.Unavailable(rec, "no frobnicator on PATH")
+			}()
+			if got := rec.msg != ""; got != tc.wantFail {
+				t.Errorf("failed = %v (%q), want %v", got, rec.msg, tc.wantFail)
+			}
+			if got := rec.skipped != ""; got != tc.wantSkip {
+				t.Errorf("skipped = %v (%q), want %v", got, rec.skipped, tc.wantSkip)
+			}
+			if m := rec.msg + rec.skipped; !strings.Contains(m, "no frobnicator on PATH") {
+				t.Errorf("message %q does not say why", m)
+			}
+		})
+	}
+}
