@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
@@ -65,6 +66,13 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 	s.cluster = run
 	if s.cfg.Web.ClusterStatus == nil {
 		s.cfg.Web.ClusterStatus = func() any { return bp.Status() }
+	}
+	if s.cfg.Web.ClusterHealth == nil {
+		s.cfg.Web.ClusterHealth = func() webfront.ClusterHealth {
+			st := bp.Status()
+			return webfront.ClusterHealth{State: st.State, Forwarded: st.Forwarded, Received: st.Received,
+				ForwardErrors: st.ForwardErrors, ForwardDropped: st.ForwardDropped, MembersLost: st.MembersLost}
+		}
 	}
 	st := bp.Status()
 	s.log.Info("cluster backplane ready", "cluster", st.Cluster, "node", st.Node, "nats", st.URL, "connected", st.Connected)

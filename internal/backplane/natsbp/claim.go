@@ -42,7 +42,7 @@ func (b *Backplane) ClaimNick(nick string) error {
 		p.cmu.Unlock()
 		return taken // another local client is taking it
 	}
-	if len(peers) == 0 || !b.nc.IsConnected() {
+	if len(peers) == 0 || !b.connected() {
 		// Alone (or cut off): local uniqueness is all there is.
 		p.held[key] = time.Now().Add(claimHoldLimit)
 		p.cmu.Unlock()

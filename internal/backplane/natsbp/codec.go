@@ -14,13 +14,18 @@ var errBadMessage = errors.New("natsbp: malformed message")
 // codecVersion is the first byte of every encoded message. A node ignores
 // messages of another version, so a rolling upgrade that changes the
 // encoding must bump it.
-const codecVersion = 1
+const codecVersion = 2
 
-// appendMessage encodes m compactly: version, kind, then the topic, from
-// and to as length-prefixed strings, seq, time, the sender node (8 bytes)
-// and sender id, and the text as the rest of the payload.
+// epochAt is the offset of the 4-byte connection epoch, which the sender
+// stamps just before publishing (see Backplane.send).
+const epochAt = 2
+
+// appendMessage encodes m compactly: version, kind, the sender's
+// connection epoch (4 bytes, zero here), then the topic, from and to as
+// length-prefixed strings, seq, time, the sender node (8 bytes) and sender
+// id, and the text as the rest of the payload.
 func appendMessage(b []byte, m *hub.Message) []byte {
-	b = append(b, codecVersion, byte(m.Kind))
+	b = append(b, codecVersion, byte(m.Kind), 0, 0, 0, 0)
 	b = appendString(b, m.Topic)
 	b = appendString(b, m.From)
 	b = appendString(b, m.To)
@@ -36,13 +41,15 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// decodeMessage is the inverse of appendMessage.
-func decodeMessage(b []byte) (*hub.Message, error) {
-	if len(b) < 2 || b[0] != codecVersion {
-		return nil, errBadMessage
+// decodeMessage is the inverse of appendMessage; it also returns the
+// sender's connection epoch.
+func decodeMessage(b []byte) (*hub.Message, uint32, error) {
+	if len(b) < epochAt+4 || b[0] != codecVersion {
+		return nil, 0, errBadMessage
 	}
 	m := &hub.Message{Kind: hub.Kind(b[1])}
-	d := decoder{b: b[2:]}
+	epoch := binary.LittleEndian.Uint32(b[epochAt:])
+	d := decoder{b: b[epochAt+4:]}
 	m.Topic = d.str()
 	m.From = d.str()
 	m.To = d.str()
@@ -51,15 +58,15 @@ func decodeMessage(b []byte) (*hub.Message, error) {
 	m.SenderNode = d.u64()
 	m.SenderID = d.uvarint()
 	if d.err {
-		return nil, errBadMessage
+		return nil, 0, errBadMessage
 	}
 	m.Text = string(d.b)
 	switch m.Kind {
 	case hub.KindMessage, hub.KindPrivate, hub.KindJoin, hub.KindPart, hub.KindNick:
 	default:
-		return nil, fmt.Errorf("%w: kind %d", errBadMessage, m.Kind)
+		return nil, 0, fmt.Errorf("%w: kind %d", errBadMessage, m.Kind)
 	}
-	return m, nil
+	return m, epoch, nil
 }
 
 // decoder reads fields until the first error, which sticks.

@@ -52,9 +52,29 @@ type Config struct {
 	// ClaimTimeout bounds how long a nick claim waits for the other
 	// nodes' answers (default 1s).
 	ClaimTimeout time.Duration
-	// FlushTimeout bounds how long registering an interest waits for
-	// NATS to confirm it (default 5s).
+	// FlushTimeout bounds how long the interest worker waits for NATS to
+	// confirm a batch of subscriptions (default 5s); no client waits
+	// that long (see InterestWait).
 	FlushTimeout time.Duration
+	// InterestWait bounds how long Interest (and so a client's subscribe)
+	// waits for NATS to confirm a new subscription while connected
+	// (default 1s; negative: never wait). See interest.go for what the
+	// "subscribed" reply promises.
+	InterestWait time.Duration
+	// PingInterval and MaxPingsOut detect a stalled NATS: the node pings
+	// NATS every PingInterval (default 1s) and declares it stalled when
+	// MaxPingsOut pings (default 2) are unanswered, that is at most
+	// (MaxPingsOut+1)×PingInterval (3s) after NATS stopped answering. A
+	// write to NATS blocked for PingInterval also counts (with traffic
+	// flowing, the TCP buffers fill and writes block before the pings
+	// run out: detection within about 4s then).
+	PingInterval time.Duration
+	MaxPingsOut  int
+	// ForwardBuffer and ForwardBufferBytes bound the messages waiting to
+	// be published on NATS (defaults 8192 and 16 MiB); a message that
+	// does not fit is delivered locally only and counted.
+	ForwardBuffer      int
+	ForwardBufferBytes int
 	// MaxBackoff is the longest wait between reconnection attempts
 	// (default 5s); waits double from 100ms up to it, with jitter.
 	MaxBackoff time.Duration
@@ -108,6 +128,21 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FlushTimeout <= 0 {
 		c.FlushTimeout = 5 * time.Second
+	}
+	if c.InterestWait == 0 {
+		c.InterestWait = time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = time.Second
+	}
+	if c.MaxPingsOut <= 0 {
+		c.MaxPingsOut = 2
+	}
+	if c.ForwardBuffer <= 0 {
+		c.ForwardBuffer = 8192
+	}
+	if c.ForwardBufferBytes <= 0 {
+		c.ForwardBufferBytes = 16 << 20
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 5 * time.Second

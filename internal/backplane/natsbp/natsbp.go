@@ -23,6 +23,12 @@
 // carries plain subscriptions, presence and every publish; the second one
 // holds only the queue-group subscriptions, so that a node's own messages
 // can reach its own group members when NATS picks them.
+//
+// Nothing a client does waits on NATS: publishes go through a bounded
+// queue to one sender goroutine (sender.go), interest changes through a
+// queue to one worker (interest.go), and Status reads only this package's
+// own state, never the nats.go connection (whose lock a stalled server can
+// hold for seconds).
 package natsbp
 
 import (
@@ -30,6 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,6 +55,8 @@ var ErrNotStarted = errors.New("natsbp: not started")
 const (
 	pendingMsgs  = 1 << 20
 	pendingBytes = 512 << 20
+	ctlQueue     = 1 << 14 // presence messages waiting for the sender
+	maxEpochs    = 1 << 12 // sender nodes whose connection epoch is remembered
 )
 
 // Backplane connects one hub to the others over NATS. It is safe for
@@ -65,17 +74,42 @@ type Backplane struct {
 
 	subjMsg, subjEvt, subjPriv, subjPres string
 
-	imu  sync.Mutex // guards subs
+	imu  sync.Mutex // guards subs; a leaf lock, never held while calling NATS
 	subs map[interest]*nats.Subscription
+
+	qmu      sync.Mutex // guards iq, ibacklog, iclosed
+	iq       []ichange  // interest changes not yet taken by the worker
+	ibacklog int        // interest changes queued or being applied
+	iclosed  bool
+	ikick    chan struct{} // wakes the interest worker
+
+	out, ctl        chan outMsg // messages and presence for the sender
+	outBytes        atomic.Int64
+	lastOverflowLog atomic.Int64
+	stopSend        chan struct{}
+	swg             sync.WaitGroup // the sender
 
 	pres presence
 
-	forwarded, received, forwardErrors, badMessages atomic.Uint64
-	slowConsumer, reconnects                        atomic.Uint64
+	forwarded, received, forwardErrors, forwardDropped, badMessages atomic.Uint64
+	slowConsumer, reconnects, stalls, interestLate, interestErrors  atomic.Uint64
 
-	smu          sync.Mutex // guards lastErr, disconnected
+	epoch  atomic.Uint32 // main connection's epoch: +1 on every reconnection, stamped on each message sent
+	emu    sync.RWMutex  // guards epochs
+	epochs map[uint64]uint32
+	late   atomic.Uint64
+
+	state   atomic.Int32 // stateConnected …; set by the connection's handlers
+	closing atomic.Bool  // Close has begun: a disconnection is expected
+
+	lastAlive  atomic.Int64 // Unix ns when NATS last answered (see watchdog.go)
+	publishing atomic.Int64 // Unix ns since the sender is in Publish, or 0
+	wdStall    atomic.Bool  // the watchdog, not nats.go, declared the stall
+
+	smu          sync.Mutex // guards lastErr, disconnected, url
 	lastErr      string
 	disconnected time.Time
+	url          string
 
 	bufs sync.Pool // *[]byte encoding buffers
 
@@ -83,6 +117,19 @@ type Backplane struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
+
+// Connection states of the main NATS connection, as Status shows them.
+const (
+	stateConnected    int32 = iota + 1
+	stateStalled            // NATS stopped answering (pings unanswered, writes blocked)
+	stateDisconnected       // the connection is down and NATS refuses new ones
+	stateClosed
+)
+
+var stateNames = map[int32]string{stateConnected: "connected", stateStalled: "stalled",
+	stateDisconnected: "disconnected", stateClosed: "closed"}
+
+func (b *Backplane) stateName() string { return stateNames[b.state.Load()] }
 
 type interest struct{ pattern, group string }
 
@@ -95,11 +142,17 @@ func Connect(cfg Config) (*Backplane, error) {
 		return nil, err
 	}
 	b := &Backplane{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "cluster", "node", cfg.NodeName),
-		guest: guestPrefix(cfg.NodeName),
-		subs:  make(map[interest]*nats.Subscription),
-		quit:  make(chan struct{}),
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "cluster", "node", cfg.NodeName),
+		guest:  guestPrefix(cfg.NodeName),
+		subs:   make(map[interest]*nats.Subscription),
+		quit:   make(chan struct{}),
+		ikick:  make(chan struct{}, 1),
+		epochs: make(map[uint64]uint32),
+		out:    make(chan outMsg, cfg.ForwardBuffer),
+		ctl:    make(chan outMsg, ctlQueue),
+
+		stopSend: make(chan struct{}),
 	}
 	b.bufs.New = func() any { buf := make([]byte, 0, 256); return &buf }
 	base := cfg.Prefix + "." + cfg.ClusterName
@@ -118,10 +171,15 @@ func Connect(cfg Config) (*Backplane, error) {
 		b.nc.Close()
 		return nil, fmt.Errorf("natsbp: connect to NATS at %s: %w", redact(cfg.URLs), err)
 	}
-	if !b.nc.IsConnected() {
-		b.setDisconnected(fmt.Errorf("NATS at %s unreachable; serving local clients only, retrying", redact(cfg.URLs)))
+	if b.nc.IsConnected() {
+		b.setState(stateConnected, nil)
+		b.setURL(b.nc.ConnectedUrlRedacted())
+	} else {
+		b.setState(stateDisconnected, fmt.Errorf("NATS at %s unreachable; serving local clients only, retrying", redact(cfg.URLs)))
 		b.log.Warn("cluster: NATS unreachable at start; serving local clients only and retrying", "url", redact(cfg.URLs))
 	}
+	b.swg.Add(1)
+	go b.sender()
 	return b, nil
 }
 
@@ -151,6 +209,15 @@ func (b *Backplane) options(role string, main bool) []nats.Option {
 			return d/2 + rand.N(d/2+1)
 		}),
 		nats.RetryOnFailedConnect(c.Optional),
+		// Stall detection: a server that stops answering is declared
+		// stale after MaxPingsOut unanswered pings, at most
+		// (MaxPingsOut+1)×PingInterval after it stopped; a write blocked
+		// on its full TCP buffers (which also holds the pings back) fails
+		// after PingInterval.
+		nats.PingInterval(c.PingInterval),
+		nats.MaxPingsOutstanding(c.MaxPingsOut),
+		nats.FlusherTimeout(c.PingInterval),
+		nats.Timeout(time.Duration(c.MaxPingsOut) * c.PingInterval),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
 				b.slowConsumer.Add(1)
@@ -162,23 +229,43 @@ func (b *Backplane) options(role string, main bool) []nats.Option {
 		opts = append(opts,
 			nats.NoEcho(),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if b.closing.Load() {
+					return // Close disconnects on purpose
+				}
+				if isStall(err) {
+					b.stalls.Add(1)
+					b.setState(stateStalled, fmt.Errorf("NATS stopped answering (%w); serving local clients only, reconnecting", err))
+					b.log.Warn("cluster: NATS stalled; local delivery continues, reconnecting", "err", err)
+					return
+				}
 				if err == nil {
 					err = errors.New("connection closed")
 				}
-				b.setDisconnected(fmt.Errorf("lost NATS connection: %w; serving local clients only, reconnecting", err))
+				b.setState(stateDisconnected, fmt.Errorf("lost NATS connection: %w; serving local clients only, reconnecting", err))
 				b.log.Warn("cluster: lost NATS connection; local delivery continues, reconnecting", "err", err)
+			}),
+			nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+				// A refused connection means NATS is down rather than
+				// stalled; an attempt that times out leaves the state.
+				if err != nil && !isStall(err) && !b.closing.Load() {
+					b.setState(stateDisconnected, fmt.Errorf("NATS unreachable: %w; serving local clients only, reconnecting", err))
+				}
 			}),
 			nats.ReconnectHandler(func(nc *nats.Conn) {
 				b.reconnects.Add(1)
-				b.setConnected()
+				b.epoch.Add(1) // before the state: every message sent on the new connection carries it
+				b.setURL(nc.ConnectedUrlRedacted())
+				b.setState(stateConnected, nil)
 				b.log.Info("cluster: reconnected to NATS; interests re-established", "url", nc.ConnectedUrlRedacted())
 				b.pres.reconnected()
 			}),
 			nats.ConnectHandler(func(nc *nats.Conn) {
-				b.setConnected()
+				b.setURL(nc.ConnectedUrlRedacted())
+				b.setState(stateConnected, nil)
 				b.log.Info("cluster: connected to NATS", "url", nc.ConnectedUrlRedacted())
 				b.pres.reconnected()
 			}),
+			nats.ClosedHandler(func(*nats.Conn) { b.setState(stateClosed, errors.New("NATS connection closed")) }),
 		)
 	}
 	if c.Creds != "" {
@@ -193,20 +280,46 @@ func (b *Backplane) options(role string, main bool) []nats.Option {
 	return opts
 }
 
-func (b *Backplane) setDisconnected(err error) {
+// isStall tells a server that stopped answering from one that is gone.
+func isStall(err error) bool {
+	if errors.Is(err, nats.ErrStaleConnection) || errors.Is(err, nats.ErrTimeout) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// setState records the main connection's state; err says why the node is
+// cut off (nil when connected).
+func (b *Backplane) setState(st int32, err error) {
 	b.smu.Lock()
-	b.lastErr = err.Error()
+	defer b.smu.Unlock()
+	b.state.Store(st)
+	if st != stateStalled {
+		b.wdStall.Store(false)
+	}
+	if st == stateConnected {
+		b.lastAlive.Store(time.Now().UnixNano())
+		b.disconnected = time.Time{}
+		b.lastErr = ""
+		return
+	}
+	if err != nil {
+		b.lastErr = err.Error()
+	}
 	if b.disconnected.IsZero() {
 		b.disconnected = time.Now()
 	}
+}
+
+func (b *Backplane) setURL(u string) {
+	b.smu.Lock()
+	b.url = u
 	b.smu.Unlock()
 }
 
-func (b *Backplane) setConnected() {
-	b.smu.Lock()
-	b.disconnected = time.Time{}
-	b.smu.Unlock()
-}
+// connected reports whether the main connection is up and answering.
+func (b *Backplane) connected() bool { return b.state.Load() == stateConnected }
 
 // Start attaches the hub: from now on messages from other nodes are
 // delivered to it, and this node takes part in cluster presence. Call it
@@ -237,9 +350,11 @@ func (b *Backplane) Start(h *hub.Hub) error {
 			return fmt.Errorf("natsbp: start: flush: %w", err)
 		}
 	}
-	b.wg.Add(2)
+	b.wg.Add(4)
 	go b.pres.loop()
 	go b.pres.receive()
+	go b.interests()
+	go b.watchdog()
 	b.pres.reconnected()
 	return nil
 }
@@ -259,50 +374,15 @@ func (b *Backplane) subscribe(nc *nats.Conn, subj, group string, cb nats.MsgHand
 	return sub, nil
 }
 
-// Interest implements hub.Backplane: it subscribes on NATS to the subject
-// of pattern (as a queue subscription when group is set) and waits until
-// the NATS server has it, or unsubscribes. While NATS is unreachable the
-// subscription is recorded and sent on reconnection, and Interest returns
-// at once: the node serves its own clients meanwhile.
-func (b *Backplane) Interest(pattern, group string, add bool) error {
-	if b.hub.Load() == nil {
-		return ErrNotStarted
-	}
-	k := interest{pattern, group}
-	b.imu.Lock()
-	defer b.imu.Unlock()
-	if !add {
-		if sub := b.subs[k]; sub != nil {
-			delete(b.subs, k)
-			_ = sub.Unsubscribe()
-		}
-		return nil
-	}
-	if b.subs[k] != nil {
-		return nil
-	}
-	nc, cb := b.nc, b.onPlain
-	if group != "" {
-		nc = b.gc
-		cb = func(msg *nats.Msg) { b.onGroup(msg, group) }
-	}
-	sub, err := b.subscribe(nc, b.subjMsg+pattern, group, cb)
-	if err != nil {
-		return err
-	}
-	if nc.IsConnected() {
-		if err := nc.FlushTimeout(b.cfg.FlushTimeout); err != nil && nc.IsConnected() {
-			_ = sub.Unsubscribe()
-			return fmt.Errorf("natsbp: confirm subscription to %s: %w", pattern, err)
-		}
-	}
-	b.subs[k] = sub
-	return nil
-}
-
-// Forward implements hub.Backplane: it publishes a local message once on
-// NATS. It fails (and the message stays local) while NATS is unreachable.
+// Forward implements hub.Backplane: it queues a local message to be
+// published once on NATS, without blocking. It fails, and the message stays
+// local, while the node is cut off from NATS (ErrCutOff) or when the forward
+// buffer is full (ErrOverflow); both are counted.
 func (b *Backplane) Forward(m *hub.Message) error {
+	if !b.connected() {
+		b.forwardErrors.Add(1)
+		return ErrCutOff
+	}
 	var subj string
 	switch m.Kind {
 	case hub.KindMessage:
@@ -317,27 +397,17 @@ func (b *Backplane) Forward(m *hub.Message) error {
 		subj = b.subjEvt
 	}
 	bp := b.bufs.Get().(*[]byte)
-	buf := appendMessage((*bp)[:0], m)
-	err := b.nc.Publish(subj, buf) // copies buf into the connection's buffer
-	*bp = buf
-	b.bufs.Put(bp)
-	if err != nil {
-		b.forwardErrors.Add(1)
+	if err := b.enqueue(outMsg{subj: subj, data: appendMessage((*bp)[:0], m), buf: bp}, false); err != nil {
 		return fmt.Errorf("natsbp: forward to %s: %w", subj, err)
 	}
-	b.forwarded.Add(1)
 	return nil
 }
 
 // onPlain delivers a message from another node to plain subscribers.
 func (b *Backplane) onPlain(msg *nats.Msg) {
-	m, err := decodeMessage(msg.Data)
-	if err != nil || m.Kind != hub.KindMessage {
-		b.badMessages.Add(1)
-		return
-	}
-	if m.SenderNode == b.node {
-		return // delivered locally at publish (NoEcho makes this rare)
+	m, ok := b.decode(msg.Data, true)
+	if !ok || m.SenderNode == b.node {
+		return // a node's own plain messages were delivered locally at publish (NoEcho makes this rare)
 	}
 	b.received.Add(1)
 	b.hub.Load().DeliverRemote(m, "")
@@ -346,9 +416,8 @@ func (b *Backplane) onPlain(msg *nats.Msg) {
 // onGroup delivers a message, from any node including this one, to one
 // local member of group: NATS chose this node for it.
 func (b *Backplane) onGroup(msg *nats.Msg, group string) {
-	m, err := decodeMessage(msg.Data)
-	if err != nil || m.Kind != hub.KindMessage {
-		b.badMessages.Add(1)
+	m, ok := b.decode(msg.Data, true)
+	if !ok {
 		return
 	}
 	b.received.Add(1)
@@ -357,16 +426,43 @@ func (b *Backplane) onGroup(msg *nats.Msg, group string) {
 
 // onEvent delivers room events, nick changes and private messages.
 func (b *Backplane) onEvent(msg *nats.Msg) {
-	m, err := decodeMessage(msg.Data)
-	if err != nil || m.Kind == hub.KindMessage {
-		b.badMessages.Add(1)
-		return
-	}
-	if m.SenderNode == b.node {
+	m, ok := b.decode(msg.Data, false)
+	if !ok || m.SenderNode == b.node {
 		return
 	}
 	b.received.Add(1)
 	b.hub.Load().DeliverRemote(m, "")
+}
+
+// decode decodes a message from NATS (a topic message when topic is set,
+// else an event) and drops it, counted, when it is malformed or late: sent
+// on a connection of its node older than one that node already used. Such
+// a message sat in the TCP buffers of a stalled NATS and was delivered
+// after its node had reconnected; giving it now would break the order of
+// its publisher's messages.
+func (b *Backplane) decode(data []byte, topic bool) (*hub.Message, bool) {
+	m, epoch, err := decodeMessage(data)
+	if err != nil || (m.Kind == hub.KindMessage) != topic {
+		b.badMessages.Add(1)
+		return nil, false
+	}
+	b.emu.RLock()
+	cur, known := b.epochs[m.SenderNode]
+	b.emu.RUnlock()
+	if known && epoch == cur {
+		return m, true
+	}
+	b.emu.Lock()
+	defer b.emu.Unlock()
+	if cur, known := b.epochs[m.SenderNode]; known && epoch < cur {
+		b.late.Add(1)
+		return nil, false
+	}
+	if len(b.epochs) >= maxEpochs {
+		clear(b.epochs) // nodes come and go; forgetting only weakens the late check
+	}
+	b.epochs[m.SenderNode] = epoch
+	return m, true
 }
 
 // Close leaves the cluster: it publishes the last presence changes and a
@@ -379,7 +475,10 @@ func (b *Backplane) Close() error {
 			b.wg.Wait()
 			b.pres.goodbye()
 		}
-		if b.nc.IsConnected() {
+		close(b.stopSend)
+		b.swg.Wait() // the sender has handed everything to nats.go
+		b.closing.Store(true)
+		if b.connected() {
 			_ = b.nc.FlushTimeout(time.Second)
 		}
 		b.gc.Close()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -174,6 +175,8 @@ type presence struct {
 	warned map[uint64]bool // guest prefix clashes logged; guarded by vmu
 
 	in chan *nats.Msg // presence messages, in arrival order
+
+	membersLost, nicksRenamed atomic.Uint64
 }
 
 func (p *presence) init(b *Backplane) {
@@ -379,7 +382,9 @@ func (p *presence) publish(to uint64, kind string, m pmsg) {
 	if to != 0 {
 		target = strconv.FormatUint(to, 16) + "."
 	}
-	_ = p.b.nc.Publish(p.b.subjPres+target+kind, data)
+	// A presence message that does not fit is lost like one NATS drops:
+	// the next heartbeat shows the gap and a snapshot heals it.
+	_ = p.b.enqueue(outMsg{subj: p.b.subjPres + target + kind, data: data}, true)
 }
 
 // onMessage handles every presence message, in order, on one goroutine.

@@ -2,8 +2,6 @@ package natsbp
 
 import (
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // Status is a snapshot of the backplane for /api/stats and the dashboard.
@@ -11,61 +9,92 @@ type Status struct {
 	Cluster   string `json:"cluster"`
 	Node      string `json:"node"`
 	Connected bool   `json:"connected"`
-	// State is "connected", "reconnecting" or "closed".
+	// State is "connected"; "stalled" while NATS does not answer (the
+	// server stopped reading: no PONG to the last pings, or a write
+	// blocked on full TCP buffers); "disconnected" while the connection
+	// is down and NATS refuses new ones; "closed" after Close. In every
+	// state but "connected" the node serves its own clients only.
 	State string `json:"state"`
-	// URL is the NATS server in use, without credentials.
+	// URL is the NATS server in use (or last used), without credentials.
 	URL string `json:"url,omitempty"`
 	// Warning is set while the node is cut off from NATS.
 	Warning string `json:"warning,omitempty"`
 	// DisconnectedFor is how long the node has been cut off, if it is.
 	DisconnectedFor string `json:"disconnected_for,omitempty"`
 	// Peers are the other nodes this node hears from.
-	Peers      []PeerStatus `json:"peers"`
-	Interests  int          `json:"interests"`
-	Reconnects uint64       `json:"reconnects"`
+	Peers     []PeerStatus `json:"peers"`
+	Interests int          `json:"interests"`
+	// InterestsPending counts interest changes not yet applied and
+	// confirmed by NATS; InterestsLate counts subscriptions NATS did not
+	// confirm within Config.InterestWait; InterestErrors counts
+	// subscriptions NATS refused (they stayed local).
+	InterestsPending int    `json:"interests_pending"`
+	InterestsLate    uint64 `json:"interests_late"`
+	InterestErrors   uint64 `json:"interest_errors"`
+	Reconnects       uint64 `json:"reconnects"`
+	// Stalls counts the times NATS was declared stalled.
+	Stalls uint64 `json:"stalls"`
 	// Forwarded and Received count messages sent to and taken from NATS;
-	// ForwardErrors counts messages that stayed local because NATS was
-	// unreachable; SlowConsumer counts NATS slow-consumer errors (drops).
-	Forwarded     uint64 `json:"forwarded"`
-	Received      uint64 `json:"received"`
-	ForwardErrors uint64 `json:"forward_errors"`
-	SlowConsumer  uint64 `json:"slow_consumer"`
-	BadMessages   uint64 `json:"bad_messages"`
+	// ForwardErrors counts messages that stayed local because the node
+	// was cut off from NATS; ForwardDropped counts messages that stayed
+	// local because the forward buffer was full; ForwardQueuedBytes is
+	// what waits in that buffer now; SlowConsumer counts NATS
+	// slow-consumer errors (drops).
+	Forwarded          uint64 `json:"forwarded"`
+	Received           uint64 `json:"received"`
+	ForwardErrors      uint64 `json:"forward_errors"`
+	ForwardDropped     uint64 `json:"forward_dropped"`
+	ForwardQueuedBytes int64  `json:"forward_queued_bytes"`
+	SlowConsumer       uint64 `json:"slow_consumer"`
+	BadMessages        uint64 `json:"bad_messages"`
+	// LateDropped counts messages from another node dropped because they
+	// arrived after that node had reconnected (see Backplane.decode).
+	LateDropped uint64 `json:"late_dropped"`
+	// MembersLost counts remote members dropped because their node went
+	// silent (each was announced to the local members of its rooms).
+	MembersLost uint64 `json:"members_lost"`
+	// NicksRenamed counts local clients renamed because another node's
+	// client had claimed the same nick first (during a partition).
+	NicksRenamed uint64 `json:"nicks_renamed"`
 }
 
-// Status returns the backplane's current state.
+// Status returns the backplane's current state. It never waits on NATS.
 func (b *Backplane) Status() Status {
 	st := Status{
-		Cluster:       b.cfg.ClusterName,
-		Node:          b.cfg.NodeName,
-		Connected:     b.nc.IsConnected(),
-		URL:           b.nc.ConnectedUrlRedacted(),
-		Peers:         b.pres.peerStatus(),
-		Reconnects:    b.reconnects.Load(),
-		Forwarded:     b.forwarded.Load(),
-		Received:      b.received.Load(),
-		ForwardErrors: b.forwardErrors.Load(),
-		SlowConsumer:  b.slowConsumer.Load(),
-		BadMessages:   b.badMessages.Load(),
+		Cluster:            b.cfg.ClusterName,
+		Node:               b.cfg.NodeName,
+		State:              b.stateName(),
+		Peers:              b.pres.peerStatus(),
+		Reconnects:         b.reconnects.Load(),
+		Stalls:             b.stalls.Load(),
+		InterestsLate:      b.interestLate.Load(),
+		InterestErrors:     b.interestErrors.Load(),
+		Forwarded:          b.forwarded.Load(),
+		Received:           b.received.Load(),
+		ForwardErrors:      b.forwardErrors.Load(),
+		ForwardDropped:     b.forwardDropped.Load(),
+		ForwardQueuedBytes: b.outBytes.Load(),
+		SlowConsumer:       b.slowConsumer.Load(),
+		BadMessages:        b.badMessages.Load(),
+		LateDropped:        b.late.Load(),
+		MembersLost:        b.pres.membersLost.Load(),
+		NicksRenamed:       b.pres.nicksRenamed.Load(),
 	}
-	switch b.nc.Status() {
-	case nats.CONNECTED:
-		st.State = "connected"
-	case nats.CLOSED:
-		st.State = "closed"
-	default:
-		st.State = "reconnecting"
-	}
+	st.Connected = st.State == "connected"
+	b.smu.Lock()
+	st.URL = b.url
 	if !st.Connected {
-		b.smu.Lock()
 		st.Warning = b.lastErr
 		if !b.disconnected.IsZero() {
 			st.DisconnectedFor = time.Since(b.disconnected).Round(time.Millisecond).String()
 		}
-		b.smu.Unlock()
 	}
+	b.smu.Unlock()
 	b.imu.Lock()
 	st.Interests = len(b.subs)
 	b.imu.Unlock()
+	b.qmu.Lock()
+	st.InterestsPending = b.ibacklog
+	b.qmu.Unlock()
 	return st
 }

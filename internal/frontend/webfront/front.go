@@ -73,6 +73,9 @@ type Config struct {
 	// ClusterStatus, when set, is called for the "cluster" field of
 	// /api/stats; its result must marshal to JSON.
 	ClusterStatus func() any
+	// ClusterHealth, when set, adds the cluster state to /readyz and the
+	// cluster metrics to /metrics (see cluster.go).
+	ClusterHealth func() ClusterHealth
 	// StatsHistory is how many one-second samples /api/stats?history=1
 	// returns (default DefaultStatsHistory).
 	StatsHistory int
@@ -339,7 +342,7 @@ func (f *Front) serveReady(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("shutting down\n"))
 		return
 	}
-	_, _ = w.Write([]byte("ready\n"))
+	_, _ = w.Write([]byte(f.readyText()))
 }
 
 // sessionConfig returns the session settings for one stream.

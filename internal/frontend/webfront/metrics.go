@@ -56,6 +56,9 @@ func newMetrics(f *Front) (*promMetrics, error) {
 		hubCollector{f: f},
 		m.publishRequests, m.authFailures, m.wsFrames, m.wsBadFrames,
 	}
+	if f.cfg.ClusterHealth != nil {
+		cs = append(cs, clusterCollector{health: f.cfg.ClusterHealth})
+	}
 	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("web door: register metrics: %w", err)
