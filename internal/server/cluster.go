@@ -6,8 +6,8 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
-	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/metrics"
 )
 
 // ClusterConfig configures the NATS backplane: the backplane's own
@@ -64,13 +64,13 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 	hcfg.Backplane = bp
 	hcfg.Presence = bp
 	s.cluster = run
-	if s.cfg.Web.ClusterStatus == nil {
-		s.cfg.Web.ClusterStatus = func() any { return bp.Status() }
+	if s.cfg.Metrics.ClusterStatus == nil {
+		s.cfg.Metrics.ClusterStatus = func() any { return bp.Status() }
 	}
-	if s.cfg.Web.ClusterHealth == nil {
-		s.cfg.Web.ClusterHealth = func() webfront.ClusterHealth {
+	if s.cfg.Metrics.ClusterHealth == nil {
+		s.cfg.Metrics.ClusterHealth = func() metrics.ClusterHealth {
 			st := bp.Status()
-			return webfront.ClusterHealth{State: st.State, Forwarded: st.Forwarded, Received: st.Received,
+			return metrics.ClusterHealth{State: st.State, Forwarded: st.Forwarded, Received: st.Received,
 				ForwardErrors: st.ForwardErrors, ForwardDropped: st.ForwardDropped, MembersLost: st.MembersLost}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/metrics"
 	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
@@ -32,8 +33,12 @@ type Config struct {
 	TCP tcpfront.Config
 	// Web configures the web door. An empty Web.Addr disables it (the
 	// command line's default is webfront.DefaultAddr). New sets its
-	// Session and Logger, and ClusterStatus when clustered and unset.
+	// Session, Logger and Metrics.
 	Web webfront.Config
+	// Metrics configures the server's metrics collector, which exists
+	// with or without the web door; New sets ClusterStatus when
+	// clustered and unset.
+	Metrics metrics.Config
 	// Session holds the per-session settings every door uses: the
 	// outbound queue limit and the publish rate limit.
 	Session session.Config
@@ -86,6 +91,9 @@ type Server struct {
 	tcp     *tcpfront.Front
 	door    []door
 	cluster *clusterRun // the backplane and embedded NATS, when clustered
+	metrics *metrics.Collector
+	quit    chan struct{}  // closed by Shutdown: stops the metrics sampler
+	bg      sync.WaitGroup // the metrics sampler
 
 	mu       sync.Mutex // guards shutting and serving's counter going up
 	shutting bool
@@ -111,7 +119,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		// the session's default.
 		cfg.Session.RateBurst = session.DefaultRateBurst
 	}
-	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{}), quit: make(chan struct{})}
 	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
 	if err := s.setupCluster(&hcfg); err != nil {
 		return nil, err
@@ -122,6 +130,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.reg = session.NewRegistry(s.hub, cfg.Limits)
+	m, err := metrics.New(s.hub, s.reg, s.cfg.Metrics)
+	if err != nil {
+		s.closeCluster()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.metrics = m
 	tcfg := cfg.TCP
 	tcfg.Session = cfg.Session
 	tcfg.Logger = log
@@ -147,6 +161,10 @@ func (s *Server) TCPAddr() string { return s.tcp.Addr().String() }
 // Hub returns the server's hub.
 func (s *Server) Hub() *hub.Hub { return s.hub }
 
+// Metrics returns the server's metrics collector: what /metrics and
+// /api/stats serve, whether or not the web door runs.
+func (s *Server) Metrics() *metrics.Collector { return s.metrics }
+
 // Registry returns the server's session registry.
 func (s *Server) Registry() *session.Registry { return s.reg }
 
@@ -162,7 +180,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	}
 	s.serving.Add(len(s.door)) // under mu, so never concurrent with Shutdown's Wait
+	s.bg.Add(1)
 	s.mu.Unlock()
+	go func() {
+		defer s.bg.Done()
+		s.metrics.Run(s.quit) // returns at once if an earlier Serve runs it
+	}()
 	for _, d := range s.door {
 		go func(d door) {
 			defer s.serving.Done()
@@ -220,6 +243,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, d := range s.door {
 			d.Wait()
 		}
+		close(s.quit)
+		s.bg.Wait()
 		s.closeCluster()
 		close(s.stopped)
 		s.log.Info("shut down")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -95,5 +97,43 @@ func TestServeStopsOnContext(t *testing.T) {
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Errorf("second Shutdown = %v", err)
+	}
+}
+
+// TestMetricsWithoutWebDoor: the server owns the metrics collector, so
+// with no web door (Web.Addr "") its numbers still exist: the sampler runs
+// while the server serves and the registry counts TCP clients.
+func TestMetricsWithoutWebDoor(t *testing.T) {
+	t.Parallel()
+	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		_ = srv.Shutdown(context.Background())
+		<-done
+	})
+	if srv.HTTPAddr() != "" {
+		t.Fatalf("web door is on at %s", srv.HTTPAddr())
+	}
+	c, err := net.DialTimeout("tcp", srv.TCPAddr(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if l, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(l, "* Welcome") {
+		t.Fatalf("banner %q, %v", l, err)
+	}
+	testkit.Eventually(t, "the collector to see the TCP client and sample", func() bool {
+		st := srv.Metrics().Stats(true)
+		return st.Connections == 1 && st.Sessions.ByDoor["tcp"] == 1 && len(st.History) > 0
+	})
+	rec := httptest.NewRecorder()
+	srv.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, `switchboard_session_connections{door="tcp"} 1`) {
+		t.Errorf("/metrics lacks the TCP connection:\n%.2000s", body)
 	}
 }

@@ -13,6 +13,7 @@ func (s *Server) setupWeb() error {
 	w := s.cfg.Web
 	w.Session = s.cfg.Session
 	w.Logger = s.log
+	w.Metrics = s.metrics
 	f, err := webfront.Listen(w, s.hub, s.reg)
 	if err != nil {
 		return err

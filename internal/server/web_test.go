@@ -18,10 +18,14 @@ import (
 )
 
 // startWeb starts a server with the web door on loopback ports.
-func startWeb(t *testing.T, web webfront.Config) (*server.Server, chan error) {
+func startWeb(t *testing.T, web webfront.Config, mods ...func(*server.Config)) (*server.Server, chan error) {
 	t.Helper()
 	web.Addr = "127.0.0.1:0"
-	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, Web: web, ShutdownTimeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
+	cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, Web: web, ShutdownTimeout: 5 * time.Second}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := server.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -68,14 +72,13 @@ func TestWebDoorAddressInUse(t *testing.T) {
 	}
 }
 
-// TestWebDoorConfig checks that WebConfig reaches the door: tokens, the
-// body limit and the cluster status of /api/stats.
+// TestWebDoorConfig checks that the web door's config reaches the door
+// (tokens, the body limit) and the metrics config the collector it serves
+// (the cluster status of /api/stats).
 func TestWebDoorConfig(t *testing.T) {
 	t.Parallel()
-	srv, _ := startWeb(t, webfront.Config{
-		PublishToken:  "tok",
-		MaxBody:       16,
-		ClusterStatus: func() any { return map[string]string{"state": "single"} },
+	srv, _ := startWeb(t, webfront.Config{PublishToken: "tok", MaxBody: 16}, func(c *server.Config) {
+		c.Metrics.ClusterStatus = func() any { return map[string]string{"state": "single"} }
 	})
 	base := "http://" + srv.HTTPAddr()
 	publish := func(body, tok string) int {

@@ -1,79 +1,15 @@
 package webfront
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
-)
-
-// ClusterHealth is what the web door shows of the cluster backplane in
-// /readyz and /metrics (the full status goes to /api/stats through
-// Config.ClusterStatus).
-type ClusterHealth struct {
-	// State is the backplane's connection state: "connected", "stalled",
-	// "disconnected" or "closed"; in every state but "connected" the node
-	// serves its own clients only.
-	State string
-	// Forwarded and Received count messages sent to and taken from the
-	// other nodes; ForwardErrors counts messages kept local because the
-	// node was cut off; ForwardDropped those kept local because the
-	// forward buffer was full; MembersLost counts remote members dropped
-	// with their node.
-	Forwarded, Received, ForwardErrors, ForwardDropped, MembersLost uint64
-}
-
-// clusterStates are the values of the switchboard_cluster_state label.
-var clusterStates = []string{"connected", "stalled", "disconnected", "closed"}
-
-var (
-	descClusterState = prometheus.NewDesc("switchboard_cluster_state",
-		"1 for the backplane's current connection state, 0 for the others.", []string{"state"}, nil)
-	descClusterForwarded = prometheus.NewDesc("switchboard_cluster_forwarded_messages_total",
-		"Messages sent to the other nodes.", nil, nil)
-	descClusterReceived = prometheus.NewDesc("switchboard_cluster_received_messages_total",
-		"Messages received from the other nodes.", nil, nil)
-	descClusterForwardErrors = prometheus.NewDesc("switchboard_cluster_forward_errors_total",
-		"Messages delivered locally only because the node was cut off from NATS.", nil, nil)
-	descClusterForwardDropped = prometheus.NewDesc("switchboard_cluster_forward_dropped_messages_total",
-		"Messages delivered locally only because the forward buffer was full.", nil, nil)
-	descClusterMembersLost = prometheus.NewDesc("switchboard_cluster_members_lost_total",
-		"Remote members dropped because their node went silent.", nil, nil)
-)
-
-// clusterCollector reads ClusterHealth at scrape time.
-type clusterCollector struct{ health func() ClusterHealth }
-
-// Describe implements prometheus.Collector.
-func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClusterState, descClusterForwarded, descClusterReceived,
-		descClusterForwardErrors, descClusterForwardDropped, descClusterMembersLost} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
-	h := c.health()
-	for _, s := range clusterStates {
-		v := 0.0
-		if s == h.State {
-			v = 1
-		}
-		ch <- prometheus.MustNewConstMetric(descClusterState, prometheus.GaugeValue, v, s)
-	}
-	for d, v := range map[*prometheus.Desc]uint64{descClusterForwarded: h.Forwarded, descClusterReceived: h.Received,
-		descClusterForwardErrors: h.ForwardErrors, descClusterForwardDropped: h.ForwardDropped, descClusterMembersLost: h.MembersLost} {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
-	}
-}
-
 // readyText is the /readyz body: "ready", and the cluster state when the
 // node is cut off. A node cut off from NATS stays ready on purpose: it
 // still serves its own clients, and taking every node out of rotation
 // when NATS fails would turn a degraded cluster into an outage.
 func (f *Front) readyText() string {
-	if f.cfg.ClusterHealth == nil {
+	h, ok := f.collector.Cluster()
+	if !ok {
 		return "ready\n"
 	}
-	if st := f.cfg.ClusterHealth().State; st != "connected" {
+	if st := h.State; st != "connected" {
 		return "ready; cluster " + st + ": serving local clients only\n"
 	}
 	return "ready; cluster connected\n"

@@ -13,5 +13,6 @@
 // Files by job: front.go (config, mux, lifecycle), ws.go (WebSocket door),
 // wscork.go (one write per batch under coder/websocket), frame.go (JSON
 // frames in), codec.go (JSON and SSE frames out), sse.go, publish.go,
-// auth.go, metrics.go, stats.go, assets.go.
+// auth.go, metrics.go (the door's counters and /api/stats, served from
+// the server's internal/metrics collector), assets.go.
 package webfront

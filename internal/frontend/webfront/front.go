@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/metrics"
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/web"
 )
@@ -30,9 +31,6 @@ const (
 	// DefaultSSEKeepalive is the default interval of SSE keepalive
 	// comments.
 	DefaultSSEKeepalive = 30 * time.Second
-	// DefaultStatsHistory is how many one-second samples the dashboard's
-	// charts get on first load (five minutes).
-	DefaultStatsHistory = 300
 )
 
 // HTTPSender is the nick HTTP publishes come from. The hub reserves it so
@@ -70,15 +68,11 @@ type Config struct {
 	Session session.Config
 	// Assets replaces the embedded web assets (default web.FS()).
 	Assets fs.FS
-	// ClusterStatus, when set, is called for the "cluster" field of
-	// /api/stats; its result must marshal to JSON.
-	ClusterStatus func() any
-	// ClusterHealth, when set, adds the cluster state to /readyz and the
-	// cluster metrics to /metrics (see cluster.go).
-	ClusterHealth func() ClusterHealth
-	// StatsHistory is how many one-second samples /api/stats?history=1
-	// returns (default DefaultStatsHistory).
-	StatsHistory int
+	// Metrics is the server's collector that /metrics, /api/stats and the
+	// dashboard serve; the door registers its own counters on it. Nil
+	// means a collector of the door's own, sampled while Serve runs (for
+	// a door used without a server).
+	Metrics *metrics.Collector
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -99,9 +93,6 @@ func (c *Config) setDefaults() {
 	if c.Assets == nil {
 		c.Assets = web.FS()
 	}
-	if c.StatsHistory <= 0 {
-		c.StatsHistory = DefaultStatsHistory
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -118,21 +109,22 @@ func (c *Config) setDefaults() {
 // and drains the streams (they are sessions), and Wait waits for the last
 // handler to return before closing what idle connections are left.
 type Front struct {
-	cfg     Config
-	hub     *hub.Hub
-	reg     *session.Registry
-	ln      net.Listener
-	srv     *http.Server
-	log     *slog.Logger
-	handler http.Handler
-	metrics *promMetrics
-	stats   *sampler
-	pubRate *ipLimiter // HTTP publishes per client IP; nil without --rate-limit
+	cfg       Config
+	hub       *hub.Hub
+	reg       *session.Registry
+	ln        net.Listener
+	srv       *http.Server
+	log       *slog.Logger
+	handler   http.Handler
+	metrics   *doorMetrics
+	collector *metrics.Collector
+	ownStats  bool       // collector is the door's own: Serve runs its sampler
+	pubRate   *ipLimiter // HTTP publishes per client IP; nil without --rate-limit
 
 	mu       sync.Mutex // guards closed and the Add side of handlers
 	closed   bool
 	handlers sync.WaitGroup // running handlers, streams included
-	bg       sync.WaitGroup // the stats sampler
+	bg       sync.WaitGroup // the stats sampler of a collector of the door's own
 	quit     chan struct{}  // closed by Close
 
 	connMu    sync.Mutex // guards conns; connsGone waits on it
@@ -170,8 +162,15 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	f.connsGone = sync.NewCond(&f.connMu)
 	f.pubRate = newIPLimiter(cfg.Session.RateLimit, cfg.Session.RateBurst)
-	f.stats = newSampler(f, cfg.StatsHistory)
-	m, err := newMetrics(f)
+	f.collector = cfg.Metrics
+	if f.collector == nil {
+		c, err := metrics.New(h, reg, metrics.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("web door: %w", err)
+		}
+		f.collector, f.ownStats = c, true
+	}
+	m, err := newDoorMetrics(f.collector)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +205,7 @@ func (f *Front) routes() http.Handler {
 	mux.HandleFunc("GET /ws", f.serveWS)
 	mux.HandleFunc("GET /sse", f.serveSSE)
 	mux.HandleFunc("POST /pub/{topic...}", f.servePublish)
-	mux.Handle("GET /metrics", f.metrics.handler())
+	mux.Handle("GET /metrics", f.collector.Handler())
 	mux.HandleFunc("GET /api/stats", f.serveStats)
 	mux.HandleFunc("GET /healthz", f.serveHealth)
 	mux.HandleFunc("GET /readyz", f.serveReady)
@@ -242,8 +241,9 @@ func (f *Front) track(next http.Handler) http.Handler {
 	})
 }
 
-// Serve serves HTTP until Close is called, and samples statistics for the
-// dashboard meanwhile. It returns nil after Close. Temporary accept errors
+// Serve serves HTTP until Close is called (and, with a collector of the
+// door's own, samples statistics for the dashboard meanwhile). It returns
+// nil after Close. Temporary accept errors
 // (running out of file descriptors included) are retried with backoff by
 // net/http.
 func (f *Front) Serve() error {
@@ -255,12 +255,14 @@ func (f *Front) Serve() error {
 		f.mu.Unlock()
 		return nil
 	}
-	f.bg.Add(1)
+	if f.ownStats {
+		f.bg.Add(1)
+		go func() {
+			defer f.bg.Done()
+			f.collector.Run(f.quit)
+		}()
+	}
 	f.mu.Unlock()
-	go func() {
-		defer f.bg.Done()
-		f.stats.run(f.quit)
-	}()
 	err := f.srv.Serve(f.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -3,27 +3,24 @@ package webfront
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-hub/switchboard/internal/metrics"
 )
 
-// promMetrics is the door's Prometheus registry: the Go runtime and process
-// collectors, the hub and session counters (read at scrape time), and the
-// web door's own counters. It is per door, not global.
-type promMetrics struct {
-	reg             *prometheus.Registry
+// doorMetrics are the web door's own counters, registered on the server's
+// metrics.Collector next to the hub, session and runtime metrics.
+type doorMetrics struct {
 	publishRequests *prometheus.CounterVec
 	authFailures    *prometheus.CounterVec
 	wsFrames        prometheus.Counter
 	wsBadFrames     prometheus.Counter
 }
 
-func newMetrics(f *Front) (*promMetrics, error) {
-	m := &promMetrics{
-		reg: prometheus.NewRegistry(),
+// newDoorMetrics makes the door's counters and registers them on c.
+func newDoorMetrics(c *metrics.Collector) (*doorMetrics, error) {
+	m := &doorMetrics{
 		publishRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "switchboard", Subsystem: "web", Name: "publish_requests_total",
 			Help: "HTTP publish requests (POST /pub/{topic}) by status code.",
@@ -41,121 +38,21 @@ func newMetrics(f *Front) (*promMetrics, error) {
 			Help: "WebSocket frames refused as malformed (bad JSON, unknown op, missing field, binary).",
 		}),
 	}
-	for _, c := range []string{"202", "400", "401", "413"} {
-		m.publishRequests.WithLabelValues(c)
+	for _, code := range []string{"202", "400", "401", "413"} {
+		m.publishRequests.WithLabelValues(code)
 	}
 	for _, d := range []string{"ws", "sse"} {
 		m.authFailures.WithLabelValues(d)
 	}
-	cs := []prometheus.Collector{
-		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
-			collectors.MetricsGC, collectors.MetricsScheduler,
-			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`)},
-		)),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		hubCollector{f: f},
-		m.publishRequests, m.authFailures, m.wsFrames, m.wsBadFrames,
-	}
-	if f.cfg.ClusterHealth != nil {
-		cs = append(cs, clusterCollector{health: f.cfg.ClusterHealth})
-	}
-	for _, c := range cs {
-		if err := m.reg.Register(c); err != nil {
-			return nil, fmt.Errorf("web door: register metrics: %w", err)
-		}
+	if err := c.Register(m.publishRequests, m.authFailures, m.wsFrames, m.wsBadFrames); err != nil {
+		return nil, fmt.Errorf("web door: %w", err)
 	}
 	return m, nil
 }
 
-func (m *promMetrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
-}
-
-// Descriptions of the hub and session metrics, named
-// switchboard_<subsystem>_<name>_<unit>.
-var (
-	descConns = prometheus.NewDesc("switchboard_session_connections",
-		"Live sessions (connections) by door.", []string{"door"}, nil)
-	descAccepted = prometheus.NewDesc("switchboard_session_accepted_connections_total",
-		"Connections admitted since start.", nil, nil)
-	descRejected = prometheus.NewDesc("switchboard_session_rejected_connections_total",
-		"Connections refused by connection limits.", nil, nil)
-	descSessPublished = prometheus.NewDesc("switchboard_session_published_messages_total",
-		"Messages published by sessions (all doors but HTTP publish).", nil, nil)
-	descSessDelivered = prometheus.NewDesc("switchboard_session_delivered_messages_total",
-		"Messages, events and private messages queued to sessions.", nil, nil)
-	descBytesOut = prometheus.NewDesc("switchboard_session_sent_bytes_total",
-		"Bytes written to clients.", nil, nil)
-	descWrites = prometheus.NewDesc("switchboard_session_writes_total",
-		"Batched writes to clients (one writev each on TCP).", nil, nil)
-	descFramesOut = prometheus.NewDesc("switchboard_session_sent_frames_total",
-		"Frames (lines, WebSocket messages, SSE events) written to clients; divided by writes it is the coalescing factor.", nil, nil)
-	descSlow = prometheus.NewDesc("switchboard_session_slow_consumers_total",
-		"Sessions disconnected because their outbound queue overflowed.", nil, nil)
-	descRateLimited = prometheus.NewDesc("switchboard_session_rate_limited_messages_total",
-		"Publishes refused by the per-session rate limit.", nil, nil)
-	descWriteErrors = prometheus.NewDesc("switchboard_session_write_errors_total",
-		"Sessions ended by a write error.", nil, nil)
-	descQueued = prometheus.NewDesc("switchboard_session_queued_bytes",
-		"Bytes waiting in all outbound queues (queue depth).", nil, nil)
-	descClients = prometheus.NewDesc("switchboard_hub_clients",
-		"Clients connected to the hub.", nil, nil)
-	descRooms = prometheus.NewDesc("switchboard_hub_rooms",
-		"Rooms with at least one member.", nil, nil)
-	descSubs = prometheus.NewDesc("switchboard_hub_subscriptions",
-		"Subscriptions, room memberships included.", nil, nil)
-	descTopics = prometheus.NewDesc("switchboard_hub_topics",
-		"Topics the hub has routed recently (its topic cache).", nil, nil)
-	descHubPublished = prometheus.NewDesc("switchboard_hub_published_messages_total",
-		"Messages published on this node, from every door.", nil, nil)
-	descHubDelivered = prometheus.NewDesc("switchboard_hub_delivered_messages_total",
-		"Message deliveries to local subscribers.", nil, nil)
-)
-
-// hubCollector reads the hub and registry counters at scrape time.
-type hubCollector struct{ f *Front }
-
-// Describe implements prometheus.Collector.
-func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descAccepted, descRejected, descSessPublished, descSessDelivered,
-		descBytesOut, descWrites, descFramesOut, descSlow, descRateLimited, descWriteErrors, descQueued,
-		descClients, descRooms, descSubs, descTopics, descHubPublished, descHubDelivered} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
-	rs := c.f.reg.Stats()
-	doors := map[string]int{"tcp": 0, "ws": 0, "sse": 0}
-	for d, n := range rs.SessionsByDoor {
-		doors[d] = n
-	}
-	for d, n := range doors {
-		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(n), d)
-	}
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
-	}
-	gauge := func(d *prometheus.Desc, v int) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
-	}
-	counter(descAccepted, rs.Accepted)
-	counter(descRejected, rs.Rejected)
-	counter(descSessPublished, rs.Published)
-	counter(descSessDelivered, rs.Delivered)
-	counter(descBytesOut, rs.BytesOut)
-	counter(descWrites, rs.Writes)
-	counter(descFramesOut, rs.FramesOut)
-	counter(descSlow, rs.SlowConsumers)
-	counter(descRateLimited, rs.RateLimited)
-	counter(descWriteErrors, rs.WriteErrors)
-	gauge(descQueued, rs.QueuedBytes)
-	hs := c.f.hub.Stats()
-	gauge(descClients, hs.Clients)
-	gauge(descRooms, hs.Rooms)
-	gauge(descSubs, hs.Subscriptions)
-	gauge(descTopics, hs.Topics)
-	counter(descHubPublished, hs.Published)
-	counter(descHubDelivered, hs.Delivered)
+// serveStats answers GET /api/stats (?history=1 adds the last minutes of
+// samples) from the server's collector.
+func (f *Front) serveStats(w http.ResponseWriter, r *http.Request) {
+	history := r.URL.Query().Get("history")
+	writeJSON(w, http.StatusOK, f.collector.Stats(history != "" && history != "0"))
 }

@@ -1,16 +1,18 @@
-package webfront
+package metrics
 
 import (
 	"bufio"
 	"bytes"
 	"math"
-	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
 // Stats is the JSON document of GET /api/stats: the Go runtime, the hub and
@@ -117,9 +119,11 @@ const (
 // sampler takes a snapshot every second for the dashboard's charts and
 // rates. It is safe for concurrent use.
 type sampler struct {
-	f     *Front
-	start time.Time
-	size  int
+	hub     *hub.Hub
+	reg     *session.Registry
+	cluster func() any // may be nil
+	start   time.Time
+	size    int
 
 	mu    sync.Mutex // guards ring and hist
 	ring  []Stats    // oldest first, at most size
@@ -127,8 +131,8 @@ type sampler struct {
 	procs int        // cached NumCPU
 }
 
-func newSampler(f *Front, size int) *sampler {
-	return &sampler{f: f, start: time.Now(), size: size, procs: runtime.NumCPU()}
+func newSampler(h *hub.Hub, reg *session.Registry, cluster func() any, size int) *sampler {
+	return &sampler{hub: h, reg: reg, cluster: cluster, start: time.Now(), size: size, procs: runtime.NumCPU()}
 }
 
 // run samples every second until quit is closed.
@@ -212,8 +216,8 @@ func (p *sampler) current(history bool) Stats {
 	if history {
 		st.History = append([]Stats(nil), p.ring...)
 	}
-	if cs := p.f.cfg.ClusterStatus; cs != nil {
-		st.Cluster = cs()
+	if p.cluster != nil {
+		st.Cluster = p.cluster()
 	}
 	return st
 }
@@ -263,9 +267,9 @@ func (p *sampler) snapshot() (Stats, hists) {
 	}
 	h := hists{sched: hist(13), gcPause: hist(14)}
 
-	hs := p.f.hub.Stats()
+	hs := p.hub.Stats()
 	st.Hub = HubStats{Clients: hs.Clients, Rooms: hs.Rooms, Subscriptions: hs.Subscriptions, Topics: hs.Topics, Published: hs.Published, Delivered: hs.Delivered}
-	rs := p.f.reg.Stats()
+	rs := p.reg.Stats()
 	st.Sessions = SessionStats{
 		ByDoor: rs.SessionsByDoor, Accepted: rs.Accepted, Rejected: rs.Rejected,
 		Published: rs.Published, Delivered: rs.Delivered, BytesOut: rs.BytesOut,
@@ -340,11 +344,4 @@ func readRSS() uint64 {
 		}
 	}
 	return 0
-}
-
-// serveStats answers GET /api/stats (?history=1 adds the last minutes of
-// samples).
-func (f *Front) serveStats(w http.ResponseWriter, r *http.Request) {
-	history := r.URL.Query().Get("history")
-	writeJSON(w, http.StatusOK, f.stats.current(history != "" && history != "0"))
 }
