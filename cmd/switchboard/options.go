@@ -50,7 +50,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	config.Size(s, &cfg.TCP.SendBuffer, "tcp-sndbuf", 0, "socket send buffer of TCP clients (SO_SNDBUF; Linux doubles it); 0 = the kernel's autotuning (up to a few MiB)")
 	s.Duration(&cfg.TCP.KeepAlive, "tcp-keepalive", tcpfront.DefaultKeepAlive, "TCP keepalive probe interval for TCP clients (dead peers are found after ~10 unanswered probes); negative = off")
 	s.Duration(&cfg.TCP.ParkAfter, "park-after", tcpfront.DefaultParkAfter, "idle time after which a TCP connection gives up its goroutine and waits in an epoll set (Linux); negative (e.g. -1s) = never")
-	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long a graceful shutdown lets queues drain")
+	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long a graceful shutdown lets queues drain and requests finish; past it everything is cut and the process exits within a second")
 
 	// Web door.
 	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/server"
 )
@@ -74,12 +75,29 @@ func serve(ctx context.Context, stop func(), args []string, stderr io.Writer) er
 	}
 	stop() // a second signal now terminates the process immediately
 	log.Info("signal received; shutting down gracefully (send again to exit at once)", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	timeout := cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = server.DefaultShutdownTimeout
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	select {
+	case err = <-shut:
+	case <-time.After(timeout + shutdownGrace):
+		// Shutdown cuts everything at the timeout, so this is a last
+		// resort against a bug: the process exits regardless.
+		log.Error("shutdown still running after --shutdown-timeout plus grace; exiting anyway", "grace", shutdownGrace)
+		return nil
+	}
 	<-done
 	if err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 	}
 	return nil
 }
+
+// shutdownGrace is how long past --shutdown-timeout the process waits for
+// the server's shutdown to return before it exits anyway.
+const shutdownGrace = time.Second

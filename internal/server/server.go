@@ -48,8 +48,10 @@ type Config struct {
 	// Cluster configures the NATS backplane (see cluster.go); empty means
 	// a single node.
 	Cluster ClusterConfig
-	// ShutdownTimeout bounds how long Shutdown lets queues drain when the
-	// caller's context has no deadline (default DefaultShutdownTimeout).
+	// ShutdownTimeout bounds how long Shutdown lets queues drain and
+	// requests finish when the caller's context has no deadline (default
+	// DefaultShutdownTimeout). Past it everything left is cut, whatever
+	// clients do, so Shutdown returns soon after.
 	ShutdownTimeout time.Duration
 }
 
@@ -79,6 +81,13 @@ type door interface {
 	Serve() error
 	Close() error
 	Wait()
+}
+
+// drainer is a door with requests that are not sessions (the web door's
+// plain HTTP requests): Drain lets them finish until ctx is done, then
+// cuts them.
+type drainer interface {
+	Drain(ctx context.Context)
 }
 
 // Server is a running switchboard node. Its methods are safe for
@@ -239,6 +248,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.serving.Wait()
 		if e := s.reg.Shutdown(ctx); e != nil {
 			err = fmt.Errorf("server: shutdown: queues not drained in time: %w", e)
+		}
+		for _, d := range s.door {
+			if dr, ok := d.(drainer); ok {
+				dr.Drain(ctx)
+			}
 		}
 		for _, d := range s.door {
 			d.Wait()

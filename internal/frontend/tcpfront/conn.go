@@ -117,14 +117,21 @@ func setKeepAlive(c *net.TCPConn, period time.Duration) {
 
 // close ends the connection after its reader stopped with err.
 func (r *reader) close(err error) {
-	if err == errIdle {
+	switch err {
+	case errIdle:
 		r.s.CloseGracefully(session.ReasonIdle)
 		// Let the notice go out; the writer closes the connection.
 		r.drainUntilClosed()
 		r.finish(session.ReasonIdle)
-		return
+	case errClosing:
+		// The session is ending (quit, slow consumer, shutdown): let
+		// its final notice go out, discarding whatever the client
+		// still sends.
+		r.drainUntilClosed()
+		r.finish(session.ReasonClientGone)
+	default:
+		r.finish(session.ReasonClientGone)
 	}
-	r.finish(session.ReasonClientGone)
 }
 
 // finish ends the session and gives back the connection's place.
@@ -134,8 +141,9 @@ func (r *reader) finish(reason session.CloseReason) {
 }
 
 var (
-	errIdle   = errors.New("tcp door: idle timeout")
-	errParked = errors.New("tcp door: parked")
+	errIdle    = errors.New("tcp door: idle timeout")
+	errParked  = errors.New("tcp door: parked")
+	errClosing = errors.New("tcp door: session closing")
 )
 
 // reader is one TCP connection: it turns the bytes read into session
@@ -328,6 +336,12 @@ func (r *reader) wait() error {
 // buffer from the pool only while bytes are there.
 func (r *reader) drain(fd int) (again bool, err error) {
 	for {
+		if r.closing() {
+			// Input from a client whose session is ending is
+			// dropped, not worked through: a client that keeps
+			// sending must not hold a shutdown up.
+			return false, errClosing
+		}
 		bp := r.f.pool.Get().(*[]byte)
 		n, rerr := syscall.Read(fd, *bp)
 		for rerr == syscall.EINTR {
@@ -376,10 +390,23 @@ func (r *reader) consumeBatch(data []byte) {
 	r.consume(data)
 }
 
-// consume splits data into lines and handles each complete one.
+// closing reports whether the session is ending, after which the rest of
+// the client's input is dropped.
+func (r *reader) closing() bool { return r.s.Reason() != session.ReasonNone }
+
+// closingCheckLines is how many lines consume handles between looks at
+// closing: often enough that a batch stops within a few lines of the
+// session ending, rarely enough that the lock it takes costs nothing.
+const closingCheckLines = 8
+
+// consume splits data into lines and handles each complete one, until
+// the session starts closing.
 func (r *reader) consume(data []byte) {
 	max := r.f.cfg.MaxLine
-	for len(data) > 0 {
+	for n := 1; len(data) > 0; n++ {
+		if n%closingCheckLines == 0 && r.closing() {
+			return
+		}
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			r.keepPartial(data, max)

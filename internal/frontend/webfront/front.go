@@ -31,6 +31,20 @@ const (
 	// DefaultSSEKeepalive is the default interval of SSE keepalive
 	// comments.
 	DefaultSSEKeepalive = 30 * time.Second
+	// DefaultReadTimeout is the default time a client has to send a whole
+	// request, body included (WebSocket and SSE streams are exempt once
+	// they start).
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout is the default time, from the end of a
+	// request's head, by which its answer must have been taken (streams
+	// are exempt; their slow readers are slow consumers). Longer than the
+	// read timeout, so that a request cut by it still gets its answer.
+	DefaultWriteTimeout = 60 * time.Second
+	// ReadHeaderTimeout is the time a client has to send a request's
+	// head, and IdleTimeout how long a kept-alive connection may wait for
+	// its next request.
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
 )
 
 // HTTPSender is the nick HTTP publishes come from. The hub reserves it so
@@ -73,6 +87,14 @@ type Config struct {
 	// means a collector of the door's own, sampled while Serve runs (for
 	// a door used without a server).
 	Metrics *metrics.Collector
+	// ReadTimeout bounds reading one request, head and body (default
+	// DefaultReadTimeout): a POST whose body trickles in is cut. Streams
+	// lift it once they start.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of a request's head to
+	// the end of its answer (default DefaultWriteTimeout); keep it above
+	// ReadTimeout. Streams lift it once they start.
+	WriteTimeout time.Duration
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -92,6 +114,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Assets == nil {
 		c.Assets = web.FS()
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -178,8 +206,10 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	f.handler = f.track(f.routes())
 	f.srv = &http.Server{
 		Handler:           f.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(ReadHeaderTimeout, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		ConnState:         f.connState,
@@ -202,8 +232,8 @@ func (f *Front) Handler() http.Handler { return f.handler }
 // routes builds the request multiplexer.
 func (f *Front) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ws", f.serveWS)
-	mux.HandleFunc("GET /sse", f.serveSSE)
+	mux.HandleFunc("GET /ws", stream(f.serveWS))
+	mux.HandleFunc("GET /sse", stream(f.serveSSE))
 	mux.HandleFunc("POST /pub/{topic...}", f.servePublish)
 	mux.Handle("GET /metrics", f.collector.Handler())
 	mux.HandleFunc("GET /api/stats", f.serveStats)
@@ -296,6 +326,27 @@ func (f *Front) Close() error {
 	return nil
 }
 
+// Drain waits until every request in flight has been answered or ctx is
+// done, whichever comes first; then it closes every connection net/http
+// still holds, which cuts the requests still running (a body arriving a
+// byte a second, a client that does not read its answer), and waits for
+// their handlers. Streams are sessions: the registry's Shutdown ends them.
+// Call it after Close and the registry's Shutdown, before Wait.
+func (f *Front) Drain(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		f.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	_ = f.srv.Close()
+	<-done
+}
+
 // Wait blocks until every handler of the door (streams included) and the
 // stats sampler have returned, closes the connections left idle, and waits
 // until net/http has let go of every connection. Call it after Close.
@@ -324,6 +375,19 @@ func (f *Front) connState(c net.Conn, s http.ConnState) {
 		if len(f.conns) == 0 {
 			f.connsGone.Broadcast()
 		}
+	}
+}
+
+// stream marks a handler as a stream's: the connection's read and write
+// deadlines, which bound ordinary requests, are lifted for it. A stream
+// that stops reading is handled as a slow consumer, one that says nothing
+// is not idle while it listens.
+func stream(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		next(w, r)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,10 @@ func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
 		if errors.As(err, &mbe) {
 			httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message too large: the limit is %d bytes", f.cfg.MaxBody))
 			return http.StatusRequestEntityTooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			httpError(w, http.StatusRequestTimeout, fmt.Sprintf("request too slow: send it whole within %v", f.cfg.ReadTimeout))
+			return http.StatusRequestTimeout
 		}
 		httpError(w, http.StatusBadRequest, "cannot read body")
 		return http.StatusBadRequest
