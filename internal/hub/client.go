@@ -247,28 +247,16 @@ func (c *Client) Subscriptions() []string {
 	return out
 }
 
-// Now returns the hub's clock in Unix nanoseconds, the time it stamps on
-// messages.
-func (c *Client) Now() int64 { return c.h.now() }
-
-// Publish publishes text (already sanitized) on topic from this client and
-// returns the number of local deliveries. The client never receives its
-// own message.
-func (c *Client) Publish(topic, text string) (int, error) {
-	return c.PublishTagged(topic, text, nil, 0)
-}
-
-// PublishTagged is Publish with an opaque tag attached to the message for
-// the subscribers' benefit (Message.Tag; the hub never looks at it) and
-// the message's time, at, in Unix nanoseconds (0: now). A front end that
-// publishes several messages that arrived in one read can stamp them all
-// with one clock reading (Now) instead of one each.
-func (c *Client) PublishTagged(topic, text string, tag any, at int64) (int, error) {
+// Publish publishes text (already sanitized) on topic from this client at
+// time at (Unix nanoseconds; 0 means now) and returns the message and its
+// local recipients, for the caller to deliver to: the hub matches, the
+// publisher delivers. The client is never among its own recipients.
+func (c *Client) Publish(topic, text string, at int64) (*Message, Route, error) {
 	if err := ValidateTopic(topic); err != nil {
-		return 0, err
+		return nil, Route{}, err
 	}
-	m := &Message{Kind: KindMessage, Topic: topic, From: c.Nick(), Text: text, SenderNode: c.h.node, SenderID: c.id, Tag: tag, Time: at}
-	return c.h.publish(m), nil
+	m := &Message{Kind: KindMessage, Topic: topic, From: c.Nick(), Text: text, SenderNode: c.h.node, SenderID: c.id, Time: at}
+	return m, c.h.publish(m), nil
 }
 
 // Private sends text (already sanitized) to the client named to.

@@ -133,8 +133,12 @@ type Stats struct {
 	Rooms         int
 	Subscriptions int
 	Topics        int
-	Published     uint64
-	Delivered     uint64
+	// Published counts messages published on this node.
+	Published uint64
+	// Delivered counts the deliveries the hub made itself: messages from
+	// other nodes to local subscribers. Deliveries of local publishes are
+	// made, and counted, by the publisher (package session).
+	Delivered uint64
 }
 
 // Stats returns current counters.
@@ -172,9 +176,9 @@ func (h *Hub) Connect(sub Subscriber) *Client {
 }
 
 // Publish publishes a message on behalf of no client (for example an HTTP
-// publish). m.Topic must be a valid topic and m.Text sanitized. It returns
-// the number of local deliveries.
-func (h *Hub) Publish(m *Message) int {
+// publish) and returns its local recipients, for the caller to deliver to.
+// m.Topic must be a valid topic and m.Text sanitized.
+func (h *Hub) Publish(m *Message) Route {
 	m.Kind = KindMessage
 	if m.SenderNode == 0 {
 		m.SenderNode = h.node
@@ -182,7 +186,12 @@ func (h *Hub) Publish(m *Message) int {
 	return h.publish(m)
 }
 
-func (h *Hub) publish(m *Message) int {
+// publish gives m its topic's next sequence number, hands it to the
+// backplane and returns the local recipients. With a backplane, queue
+// groups are served through it, so that each message reaches one member
+// across the whole cluster; without, the route includes one member of each
+// matching group, taken in turn.
+func (h *Hub) publish(m *Message) Route {
 	e := h.ix.entry(m.Topic)
 	m.Topic = e.topic // share the cached string
 	m.Seq = e.seq.Add(1)
@@ -190,28 +199,24 @@ func (h *Hub) publish(m *Message) int {
 		m.Time = h.now()
 	}
 	r := h.ix.match(e)
-	n := h.deliverPlain(r, m)
+	rt := Route{subs: r.plain, sender: m.SenderID, local: m.SenderNode == h.node}
 	if h.bp == nil {
 		for _, g := range r.groups {
-			if h.deliverGroup(g, m) {
-				n++
+			if s := h.pickGroup(g, m); s != nil {
+				rt.picks = append(rt.picks, s)
 			}
 		}
 	} else {
-		// Queue groups are served through the backplane so that each
-		// message reaches one member across the whole cluster.
 		_ = h.bp.Forward(m)
 	}
-	m.Tag = nil // only deliveries on this goroutine may use it
-	c := &h.counts[m.SenderID%countShards]
-	c.published.Add(1)
-	c.delivered.Add(uint64(n))
-	return n
+	h.counts[m.SenderID%countShards].published.Add(1)
+	return rt
 }
 
 // DeliverRemote delivers a message that arrived from another node: to the
 // plain local subscribers when group is "", else to one local member of
-// that queue group. It returns the number of deliveries.
+// that queue group. It returns the number of deliveries. It runs on the
+// backplane's goroutine and delivers through Subscriber.Deliver.
 func (h *Hub) DeliverRemote(m *Message, group string) int {
 	switch m.Kind {
 	case KindMessage:
@@ -222,10 +227,17 @@ func (h *Hub) DeliverRemote(m *Message, group string) int {
 	r := h.ix.match(e)
 	n := 0
 	if group == "" {
-		n = h.deliverPlain(r, m)
+		for _, s := range r.plain {
+			s.client.sub.Deliver(m)
+			n++
+		}
 	} else {
 		for _, g := range r.groups {
-			if g.name == group && h.deliverGroup(g, m) {
+			if g.name != group {
+				continue
+			}
+			if s := h.pickGroup(g, m); s != nil {
+				s.client.sub.Deliver(m)
 				n++
 			}
 		}
@@ -253,27 +265,9 @@ func (h *Hub) deliverDirect(m *Message) int {
 	return h.deliverRoom(m.Topic, m, nil)
 }
 
-func (h *Hub) deliverPlain(r *matchResult, m *Message) int {
-	f := Fanout{subs: r.plain, Msg: m, sender: m.SenderID, local: m.SenderNode == h.node}
-	if f.Len() >= MinTakenFanout {
-		if t, ok := m.Tag.(FanoutTaker); ok && t.TakeFanout(f) {
-			// Counted without looking for the sender among them: that
-			// would touch every subscriber once more.
-			return f.Len()
-		}
-	}
-	n := 0
-	for i := range f.Len() {
-		if sub := f.Subscriber(i); sub != nil {
-			sub.Deliver(m)
-			n++
-		}
-	}
-	return n
-}
-
-// deliverGroup gives m to one member of g that is not the sender.
-func (h *Hub) deliverGroup(g *groupMatch, m *Message) bool {
+// pickGroup returns the next member of g in turn that is not m's sender,
+// or nil when the sender is the only member.
+func (h *Hub) pickGroup(g *groupMatch, m *Message) *Subscription {
 	k := len(g.members)
 	start := int(g.next.Add(1))
 	for i := 0; i < k; i++ {
@@ -281,10 +275,9 @@ func (h *Hub) deliverGroup(g *groupMatch, m *Message) bool {
 		if s.client.id == m.SenderID && m.SenderNode == h.node {
 			continue
 		}
-		s.client.sub.Deliver(m)
-		return true
+		return s
 	}
-	return false
+	return nil
 }
 
 // deliverRoom gives m to every member of room except skip.

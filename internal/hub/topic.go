@@ -27,7 +27,7 @@ var (
 // more of A-Z a-z 0-9 _ - (so no wildcards), at most MaxTopicLen bytes.
 func ValidateTopic(t string) error {
 	if err := checkTokens(t, false); err != nil {
-		return fmt.Errorf("%w %q: %s (topics are dot-separated words of A-Z a-z 0-9 _ -)", ErrBadTopic, clip(t), err.Error())
+		return &NameError{Kind: ErrBadTopic, Name: clip(t), Reason: err.Error(), Rule: "topics are dot-separated words of A-Z a-z 0-9 _ -"}
 	}
 	return nil
 }
@@ -37,15 +37,18 @@ func ValidateTopic(t string) error {
 // trailing tokens).
 func ValidatePattern(p string) error {
 	if err := checkTokens(p, true); err != nil {
-		return fmt.Errorf("%w %q: %s (use words of A-Z a-z 0-9 _ -, * for one word, > at the end for the rest)", ErrBadPattern, clip(p), err.Error())
+		return &NameError{Kind: ErrBadPattern, Name: clip(p), Reason: err.Error(), Rule: "use words of A-Z a-z 0-9 _ -, * for one word, > at the end for the rest"}
 	}
 	return nil
 }
 
+// nameRule is the rule for nicks and queue group names, as told to users.
+var nameRule = fmt.Sprintf("use 1-%d of A-Z a-z 0-9 _ -", MaxNickLen)
+
 // ValidateNick checks a nick: 1 to MaxNickLen bytes of A-Z a-z 0-9 _ -.
 func ValidateNick(n string) error {
 	if n == "" || len(n) > MaxNickLen || !IsWord(n) {
-		return fmt.Errorf("%w %q: use 1-%d of A-Z a-z 0-9 _ -", ErrBadNick, clip(n), MaxNickLen)
+		return &NameError{Kind: ErrBadNick, Name: clip(n), Rule: nameRule}
 	}
 	return nil
 }
@@ -53,7 +56,7 @@ func ValidateNick(n string) error {
 // ValidateGroup checks a queue group name, which follows the nick rule.
 func ValidateGroup(g string) error {
 	if g == "" || len(g) > MaxNickLen || !IsWord(g) {
-		return fmt.Errorf("%w %q: use 1-%d of A-Z a-z 0-9 _ -", ErrBadGroup, clip(g), MaxNickLen)
+		return &NameError{Kind: ErrBadGroup, Name: clip(g), Rule: nameRule}
 	}
 	return nil
 }

@@ -46,3 +46,27 @@ func (b *Inbox) Texts() []string {
 	}
 	return out
 }
+
+// Publish publishes text on topic from c and delivers the message to every
+// recipient of its route, one Deliver each, as the simplest publisher
+// would (the hub matches; the publisher delivers). It returns the number
+// of deliveries.
+func Publish(c *hub.Client, topic, text string) (int, error) {
+	m, r, err := c.Publish(topic, text, 0)
+	if err != nil {
+		return 0, err
+	}
+	return Deliver(m, r), nil
+}
+
+// Deliver gives m to every recipient of r and returns how many there were.
+func Deliver(m *hub.Message, r hub.Route) int {
+	n := 0
+	for i := range r.Len() {
+		if s := r.At(i); s != nil {
+			s.Deliver(m)
+			n++
+		}
+	}
+	return n
+}

@@ -138,7 +138,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.closeCluster()
 		return nil, err
 	}
-	s.reg = session.NewRegistry(s.hub, cfg.Limits)
+	limits := cfg.Limits
+	// HTTP publishes have no session: the registry applies the session
+	// rate limit to them per client IP.
+	limits.VisitorRate, limits.VisitorBurst = cfg.Session.RateLimit, cfg.Session.RateBurst
+	s.reg = session.NewRegistry(s.hub, limits)
 	m, err := metrics.New(s.hub, s.reg, s.cfg.Metrics)
 	if err != nil {
 		s.closeCluster()

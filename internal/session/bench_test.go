@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
@@ -21,11 +22,14 @@ func (d *discardTransport) WriteBatch(f [][]byte) error {
 	return nil
 }
 func (d *discardTransport) SetWriteDeadline(time.Time) error { return nil }
-func (d *discardTransport) Close() error                     { return nil }
+func (d *discardTransport) Close(CloseReason) error          { return nil }
 
 type benchCodec struct{}
 
-func (benchCodec) Slot() int { return SlotLine }
+// benchFormat is the frame-cache slot of benchCodec.
+var benchFormat, _ = frames.NewFormats().Register("bench-line")
+
+func (benchCodec) Format() *frames.Format { return benchFormat }
 func (benchCodec) Message(m *hub.Message) []byte {
 	return []byte("[" + m.Topic + "] " + m.From + ": " + m.Text + "\n")
 }
@@ -44,7 +48,7 @@ func BenchmarkSessionFanout(b *testing.B) {
 			for i := range ts {
 				ts[i] = &discardTransport{}
 				ss[i] = New(reg, Config{Door: "bench", MaxPending: 64 << 20}, ts[i], benchCodec{})
-				if err := ss[i].Client().Subscribe("bench.t", ""); err != nil {
+				if err := ss[i].client.Subscribe("bench.t", ""); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -52,7 +56,8 @@ func BenchmarkSessionFanout(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				_, _ = pub.Publish("bench.t", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+				m, rt, _ := pub.Publish("bench.t", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0)
+				deliverNow(m, rt)
 			}
 			for _, t := range ts {
 				for t.frames.Load() < int64(b.N) {

@@ -30,4 +30,8 @@ type Config struct {
 	RateBurst int
 	// Logger receives the session's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Guard, if set, decides which subjects the client may publish and
+	// subscribe to; nil allows everything. Do consults it for every
+	// operation that publishes or subscribes, whatever the door.
+	Guard Guard
 }

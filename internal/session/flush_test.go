@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
-	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 func TestUnwritten(t *testing.T) {
@@ -77,7 +76,7 @@ func (s *stingyTransport) WriteBatch(frames [][]byte) error {
 }
 
 func (s *stingyTransport) SetWriteDeadline(time.Time) error { return nil }
-func (s *stingyTransport) Close() error                     { return nil }
+func (s *stingyTransport) Close(CloseReason) error          { return nil }
 
 func (s *stingyTransport) String() string {
 	s.mu.Lock()
@@ -106,7 +105,7 @@ func TestBatchedPublishKeepsOrder(t *testing.T) {
 			for i := 0; i < tt.subs; i++ {
 				tr := &stingyTransport{limit: limit}
 				s := New(reg, Config{Door: "test"}, tr, benchCodec{})
-				if err := s.Client().Subscribe("t", ""); err != nil {
+				if err := s.client.Subscribe("t", ""); err != nil {
 					t.Fatal(err)
 				}
 				subs, sess = append(subs, tr), append(sess, s)
@@ -117,7 +116,7 @@ func TestBatchedPublishKeepsOrder(t *testing.T) {
 				pub.BeginBatch()
 				for i := 0; i < 10; i++ {
 					text := fmt.Sprintf("m%d-%d", batch, i)
-					pub.Do(Request{Op: line.OpPub, Arg: "t", Text: text})
+					pub.Do(Request{Op: OpPub, Arg: "t", Text: text})
 					fmt.Fprintf(&want, "[t] %s: %s\n", pub.Nick(), text)
 				}
 				pub.EndBatch()
@@ -191,7 +190,7 @@ func (g *gateTransport) WriteBatch(frames [][]byte) error {
 }
 
 func (g *gateTransport) SetWriteDeadline(time.Time) error { return nil }
-func (g *gateTransport) Close() error                     { return nil }
+func (g *gateTransport) Close(CloseReason) error          { return nil }
 
 func stringsOf(frames [][]byte) []string {
 	s := make([]string, len(frames))
@@ -283,13 +282,13 @@ func TestBatchSharesOneTime(t *testing.T) {
 		pub.BeginBatch()
 		defer pub.EndBatch()
 		for i := 0; i < n; i++ {
-			pub.Do(Request{Op: line.OpPub, Arg: "t", Text: fmt.Sprint(i)})
+			pub.Do(Request{Op: OpPub, Arg: "t", Text: fmt.Sprint(i)})
 		}
 	}
 	batch(3)
 	time.Sleep(2 * time.Millisecond)
 	batch(2)
-	pub.Do(Request{Op: line.OpPub, Arg: "t", Text: "unbatched"})
+	pub.Do(Request{Op: OpPub, Arg: "t", Text: "unbatched"})
 	rec.mu.Lock()
 	got := append([]int64(nil), rec.times...)
 	rec.mu.Unlock()
@@ -307,38 +306,38 @@ func TestBatchSharesOneTime(t *testing.T) {
 	}
 }
 
-// TestTakenBroadcastKeepsOrder publishes to more subscribers than
-// hub.MinTakenFanout, so that the batch takes the broadcast from the hub:
+// TestBigRouteKeepsOrder publishes to more subscribers than
+// bigRoute, so that the batch holds the whole route for EndBatch:
 // alone in its batch it is delivered at the batch end, in parallel; with a
 // private message after it in the same batch, the broadcast must still
 // arrive first.
-func TestTakenBroadcastKeepsOrder(t *testing.T) {
+func TestBigRouteKeepsOrder(t *testing.T) {
 	t.Parallel()
 	h := hub.New(hub.Config{})
 	reg := NewRegistry(h, Limits{})
 	var subs []*stingyTransport
 	var sess []*Session
-	for i := 0; i < hub.MinTakenFanout+50; i++ {
+	for i := 0; i < bigRoute+50; i++ {
 		tr := &stingyTransport{limit: 1 << 20}
 		s := New(reg, Config{Door: "test"}, tr, benchCodec{})
-		if err := s.Client().Subscribe("big", ""); err != nil {
+		if err := s.client.Subscribe("big", ""); err != nil {
 			t.Fatal(err)
 		}
 		subs, sess = append(subs, tr), append(sess, s)
 	}
 	pub := New(reg, Config{Door: "test"}, &stingyTransport{limit: 1 << 20}, benchCodec{})
 	// The publisher subscribes too: it must not receive its own message.
-	if err := pub.Client().Subscribe("big", ""); err != nil {
+	if err := pub.client.Subscribe("big", ""); err != nil {
 		t.Fatal(err)
 	}
 	bob := sess[0].Nick()
 
 	pub.BeginBatch()
-	pub.Do(Request{Op: line.OpPub, Arg: "big", Text: "alone"})
+	pub.Do(Request{Op: OpPub, Arg: "big", Text: "alone"})
 	pub.EndBatch()
 	pub.BeginBatch()
-	pub.Do(Request{Op: line.OpPub, Arg: "big", Text: "first"})
-	pub.Do(Request{Op: line.OpMsg, Arg: bob, Text: "second"})
+	pub.Do(Request{Op: OpPub, Arg: "big", Text: "first"})
+	pub.Do(Request{Op: OpMsg, Arg: bob, Text: "second"})
 	pub.EndBatch()
 
 	want := fmt.Sprintf("[big] %s: alone\n[big] %s: first\n", pub.Nick(), pub.Nick())
@@ -367,16 +366,16 @@ type boomSub struct{}
 
 func (boomSub) Deliver(*hub.Message) { panic("test: subscriber exploded") }
 
-// TestTakenBroadcastSurvivesPanickingSubscriber: a subscriber that panics
+// TestBigRouteSurvivesPanickingSubscriber: a subscriber that panics
 // during a parallel broadcast ends neither the process (when a helper
 // goroutine meets it) nor more than the publisher's own call (when the
 // publisher does).
-func TestTakenBroadcastSurvivesPanickingSubscriber(t *testing.T) {
+func TestBigRouteSurvivesPanickingSubscriber(t *testing.T) {
 	t.Parallel()
 	h := hub.New(hub.Config{})
 	reg := NewRegistry(h, Limits{})
 	var sess []*Session
-	for i := 0; i < 4*hub.MinTakenFanout; i++ {
+	for i := 0; i < 4*bigRoute; i++ {
 		if i%flushChunk == 0 {
 			c := h.Connect(boomSub{})
 			defer c.Close()
@@ -385,7 +384,7 @@ func TestTakenBroadcastSurvivesPanickingSubscriber(t *testing.T) {
 			}
 		}
 		s := New(reg, Config{Door: "test", Logger: discardLog}, &stingyTransport{limit: 1 << 20}, benchCodec{})
-		if err := s.Client().Subscribe("big", ""); err != nil {
+		if err := s.client.Subscribe("big", ""); err != nil {
 			t.Fatal(err)
 		}
 		sess = append(sess, s)
@@ -396,7 +395,7 @@ func TestTakenBroadcastSurvivesPanickingSubscriber(t *testing.T) {
 			defer func() { _ = recover() }() // the publisher's own share may meet it
 			pub.BeginBatch()
 			defer pub.EndBatch()
-			pub.Do(Request{Op: line.OpPub, Arg: "big", Text: "x"})
+			pub.Do(Request{Op: OpPub, Arg: "big", Text: "x"})
 		}()
 	}
 	for _, s := range append(sess, pub) {

@@ -1,7 +1,8 @@
 package session
 
-// CloseReason says why a session ended. One enum serves the line protocol's
-// final notice, WebSocket close codes and the metrics label.
+// CloseReason says why a session ended. One enum serves every door's final
+// notice (each door maps it onto its own close form: a line of text, a
+// WebSocket close code, an SSE event) and the metrics label.
 type CloseReason uint8
 
 // Close reasons.
@@ -32,19 +33,18 @@ const (
 
 var reasonInfo = [...]struct {
 	label, notice string
-	wsCode        int
 }{
-	ReasonNone:         {"none", "", 1000},
-	ReasonClientQuit:   {"client_quit", "bye", 1000},
-	ReasonClientGone:   {"client_gone", "", 1001},
-	ReasonSlowConsumer: {"slow_consumer", "slow consumer, disconnecting", 1008},
-	ReasonShutdown:     {"shutdown", "server shutting down", 1001},
-	ReasonServerFull:   {"server_full", "server full", 1013},
-	ReasonIdle:         {"idle_timeout", "idle timeout, disconnecting", 1000},
-	ReasonProtocol:     {"protocol_error", "protocol error, disconnecting", 1002},
-	ReasonWriteError:   {"write_error", "", 1011},
-	ReasonInternal:     {"internal_error", "internal error, disconnecting", 1011},
-	ReasonNodeGone:     {"node_gone", "node leaving the cluster", 1012},
+	ReasonNone:         {"none", ""},
+	ReasonClientQuit:   {"client_quit", "bye"},
+	ReasonClientGone:   {"client_gone", ""},
+	ReasonSlowConsumer: {"slow_consumer", "slow consumer, disconnecting"},
+	ReasonShutdown:     {"shutdown", "server shutting down"},
+	ReasonServerFull:   {"server_full", "server full"},
+	ReasonIdle:         {"idle_timeout", "idle timeout, disconnecting"},
+	ReasonProtocol:     {"protocol_error", "protocol error, disconnecting"},
+	ReasonWriteError:   {"write_error", ""},
+	ReasonInternal:     {"internal_error", "internal error, disconnecting"},
+	ReasonNodeGone:     {"node_gone", "node leaving the cluster"},
 }
 
 // String returns the metrics label of the reason, such as "slow_consumer".
@@ -72,14 +72,6 @@ func (r CloseReason) IsError() bool {
 		return true
 	}
 	return false
-}
-
-// WebSocketCode is the RFC 6455 close status code for the reason.
-func (r CloseReason) WebSocketCode() int {
-	if int(r) < len(reasonInfo) {
-		return reasonInfo[r].wsCode
-	}
-	return 1011
 }
 
 // Reasons lists every reason, for pre-registering metric labels.

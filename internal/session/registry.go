@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
@@ -14,19 +15,26 @@ import (
 // reached.
 var ErrServerFull = errors.New("session: server full")
 
-// Limits are the connection limits a Registry enforces. Zero means
+// Limits are the limits a Registry enforces across sessions. Zero means
 // unlimited.
 type Limits struct {
-	MaxConns      int // across all doors
-	MaxConnsPerIP int // per remote IP address, across all doors
+	MaxConns      int // connections across all doors
+	MaxConnsPerIP int // connections per remote IP address, across all doors
+	// VisitorRate and VisitorBurst limit publishes by clients without a
+	// session (HTTP publishes), per remote IP, in messages per second;
+	// the burst defaults to 1.
+	VisitorRate  float64
+	VisitorBurst int
 }
 
 // Registry tracks the live sessions of one server across all doors: it
 // enforces connection limits, counts what happens for metrics, and ends
 // every session on shutdown. It is safe for concurrent use.
 type Registry struct {
-	hub    *hub.Hub
-	limits Limits
+	hub      *hub.Hub
+	limits   Limits
+	formats  *frames.Formats
+	visitors *ipLimiter // nil without a visitor rate limit
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
@@ -80,7 +88,8 @@ func (g *Registry) putFrames(f [][]byte) {
 }
 
 type counters struct {
-	published, bytesOut        atomic.Uint64
+	published, delivered       atomic.Uint64
+	bytesOut                   atomic.Uint64
 	writes, framesOut          atomic.Uint64
 	slowConsumers, rateLimited atomic.Uint64
 	writeErrors, rejected      atomic.Uint64
@@ -89,11 +98,19 @@ type counters struct {
 
 // NewRegistry returns a registry for sessions on h.
 func NewRegistry(h *hub.Hub, l Limits) *Registry {
-	return &Registry{hub: h, limits: l, sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int)}
+	return &Registry{
+		hub: h, limits: l, formats: frames.NewFormats(),
+		visitors: newIPLimiter(l.VisitorRate, l.VisitorBurst),
+		sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int),
+	}
 }
 
 // Hub returns the hub the sessions use.
 func (g *Registry) Hub() *hub.Hub { return g.hub }
+
+// Formats returns the table of wire formats, with which each door
+// registers the formats its codecs write (see package frames).
+func (g *Registry) Formats() *frames.Formats { return g.formats }
 
 // Ticket is an admitted connection's place under the limits; Release gives
 // it back. A front end admits a connection before creating its session, so
@@ -171,7 +188,7 @@ type Stats struct {
 	Accepted       uint64         // connections admitted since start
 	Rejected       uint64         // connections refused by limits
 	Published      uint64         // messages published by sessions
-	Delivered      uint64         // messages the hub handed to local clients
+	Delivered      uint64         // messages handed to local clients (from this node's publishers and from other nodes)
 	BytesOut       uint64         // bytes written to clients
 	Writes         uint64         // Transport.WriteBatch calls (one writev each on TCP)
 	FramesOut      uint64         // frames written; FramesOut/Writes is the coalescing factor
@@ -200,7 +217,7 @@ func (g *Registry) Stats() Stats {
 	st.Accepted = g.stats.accepted.Load()
 	st.Rejected = g.stats.rejected.Load()
 	st.Published = g.stats.published.Load()
-	st.Delivered = g.hub.Stats().Delivered
+	st.Delivered = g.stats.delivered.Load() + g.hub.Stats().Delivered
 	st.BytesOut = g.stats.bytesOut.Load()
 	st.Writes = g.stats.writes.Load()
 	st.FramesOut = g.stats.framesOut.Load()

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
@@ -18,7 +18,7 @@ import (
 // block before the connection is cut without the notice.
 const slowConsumerGrace = time.Second
 
-// Transport is what a front end provides for one connection.
+// Transport is what a door provides for one connection.
 type Transport interface {
 	// WriteBatch writes the frames in order, as few system calls as the
 	// medium allows (one writev on TCP). It is called only from the
@@ -29,26 +29,44 @@ type Transport interface {
 	// zero time removes the bound. Safe to call concurrently with
 	// WriteBatch.
 	SetWriteDeadline(t time.Time) error
-	// Close closes the connection, which must make the front end's reader
-	// return. Safe to call more than once and concurrently.
-	Close() error
+	// Close closes the connection for reason, which the door maps onto its
+	// own form (a WebSocket close code, an SSE end of stream …); the
+	// reason's notice, if any, has already been written as a Reply with
+	// Final set. Close must make the door's reader return. It is safe to
+	// call more than once and concurrently; only the first call counts.
+	Close(reason CloseReason) error
 }
 
-// Codec encodes what a session sends in one front end's wire format.
+// Codec encodes what a session sends in one door's wire format.
 type Codec interface {
-	// Slot is the hub.Message encoding cache slot this format uses; front
-	// ends with the same format share a slot.
-	Slot() int
-	// Message encodes a message, private message or room event.
+	// Format is the key of the format's slot in every message's frame
+	// cache (package frames), registered by the door with the
+	// registry's Formats table. Doors whose bytes are the same share one.
+	Format() *frames.Format
+	// Message encodes a message, private message or room event. The
+	// result is cached on the message and shared: it must not depend on
+	// the recipient.
 	Message(m *hub.Message) []byte
 	// Reply encodes a reply to a request, or an unsolicited notice.
 	Reply(r Reply) []byte
 }
 
-// Session is one connected client. Deliver and the Close methods are safe
-// for concurrent use; Do and SetCurrentRoom must be called from the front
-// end's reader goroutine only.
+// Guard is the permission hook of the operations: it returns nil to
+// allow, or the refusal the client sees (code CodeDenied). It must be safe
+// for concurrent use and must not block.
+type Guard interface {
+	// Allow reports whether the client may publish (OpPub) or subscribe
+	// (OpSub) to subject, a topic or a pattern, or send a private
+	// message (OpMsg) to subject, a nick. Joining a room needs both OpPub
+	// and OpSub on it.
+	Allow(op Op, subject string) *Error
+}
+
+// Session is one connected client. Deliver, Send and the Close methods
+// are safe for concurrent use; Do, BeginBatch and EndBatch belong to the
+// door's reader, which calls them from one goroutine at a time.
 type Session struct {
+	// Set by New, read-only afterwards.
 	cfg     Config
 	reg     *Registry
 	client  *hub.Client
@@ -56,27 +74,41 @@ type Session struct {
 	codec   Codec
 	log     *slog.Logger
 	limiter *rate.Limiter
-	room    string    // current room; reader goroutine only
-	batch   *flushSet // sessions woken by this session's publishes; reader goroutine only
-	batched bool      // between BeginBatch and EndBatch; reader goroutine only
 
-	mu       sync.Mutex // guards the fields below
-	queue    [][]byte   // frames waiting for the writer
-	spare    [][]byte   // the writer's last batch, reused as the next queue
-	slot     [1][]byte  // backs the queue of an idle session's first frame
-	pending  int        // bytes queued or being written
-	writing  bool       // a writer goroutine is running
-	closing  bool       // no more frames except the final notice
-	reason   CloseReason
-	deferred bool          // in a publisher's flush set; its writer starts at the batch end
-	closed   bool          // transport closed
-	finished bool          // Finish has run
-	done     chan struct{} // made on demand; closed when Finish has run
-	writers  sync.WaitGroup
+	// The reader's: touched only by the goroutine running Do and the
+	// batch methods.
+	room  string // current room
+	batch *batch // deliveries of this session's publishes in the current read batch; made on first use
+
+	mu  sync.Mutex // guards out and life
+	out output     // the outbound queue
+	lf  life       // where the session is in its life
+
+	writers sync.WaitGroup // the writer goroutine and finishClose
 }
 
-// New registers a client with the hub and returns its session. The front
-// end must eventually call Finish from its reader goroutine.
+// output is a session's outbound queue. Guarded by Session.mu.
+type output struct {
+	queue    [][]byte  // frames waiting for the writer
+	spare    [][]byte  // the writer's last batch, reused as the next queue
+	slot     [1][]byte // backs the queue of an idle session's first frame
+	pending  int       // bytes queued or being written
+	writing  bool      // a writer goroutine is running
+	deferred bool      // in a publisher's batch; written at the batch's end
+}
+
+// life is where a session is between New and Finish. Guarded by
+// Session.mu.
+type life struct {
+	closing  bool // no more frames except the final notice
+	reason   CloseReason
+	closed   bool          // Transport.Close called (or about to be)
+	finished bool          // Finish has run
+	done     chan struct{} // made on demand; closed when Finish has run
+}
+
+// New registers a client with the hub and returns its session. The door
+// must eventually call Finish (or EndServing) from its reader.
 func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = DefaultMaxPending
@@ -84,7 +116,7 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec}
+	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, log: cfg.Logger}
 	if cfg.RateLimit > 0 {
 		b := cfg.RateBurst
 		if b <= 0 {
@@ -93,19 +125,18 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), b)
 	}
 	s.client = reg.hub.Connect(s)
-	s.log = cfg.Logger
 	reg.add(s)
 	return s
 }
 
-// Client returns the session's hub handle.
-func (s *Session) Client() *hub.Client { return s.client }
-
 // Nick returns the client's current nick.
 func (s *Session) Nick() string { return s.client.Nick() }
 
-// Door returns the name of the front end the client came through.
+// Door returns the name of the door the client came through.
 func (s *Session) Door() string { return s.cfg.Door }
+
+// CurrentRoom returns the room plain text goes to, or "". Reader only.
+func (s *Session) CurrentRoom() string { return s.room }
 
 // Logger returns a logger annotated with the session's door, peer and
 // client. It is built on demand because logging is rare and an annotated
@@ -114,296 +145,73 @@ func (s *Session) Logger() *slog.Logger {
 	return s.log.With("door", s.cfg.Door, "remote", s.cfg.RemoteAddr, "client", s.client.ID())
 }
 
-// Done is closed when the session has ended: connection closed and writer
-// finished. The channel is made on first use, so idle sessions that nobody
-// waits for do not pay for it.
-func (s *Session) Done() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done == nil {
-		s.done = make(chan struct{})
-		if s.finished {
-			close(s.done)
-		}
-	}
-	return s.done
-}
+// Deliver queues a message routed by the hub itself: a room event, a
+// private message, a message from another node. It never blocks. It
+// implements hub.Subscriber. (Messages published on this node reach their
+// subscribers through the publisher's delivery, see deliver.go.)
+func (s *Session) Deliver(m *hub.Message) { s.enqueue(s.frame(m)) }
 
-// Deliver queues a message from the hub. It never blocks. It implements
-// hub.Subscriber.
-func (s *Session) Deliver(m *hub.Message) {
-	fs, _ := m.Tag.(*flushSet)
-	s.enqueueFrom(s.frame(m), fs)
-}
-
-// frame returns m encoded for this session's wire format, shared with
-// every session of the same format.
+// frame returns m encoded in this session's wire format, shared with every
+// session of the same format.
 func (s *Session) frame(m *hub.Message) []byte {
-	return m.Encoded(s.codec.Slot(), s.codec.Message)
+	return frames.Get(&m.Frames, s.codec.Format(), m, s.codec.Message)
 }
 
 // Send queues a reply or notice for the client.
-func (s *Session) Send(r Reply) {
-	s.enqueue(s.codec.Reply(r))
-}
+func (s *Session) Send(r Reply) { s.enqueue(s.codec.Reply(r)) }
 
 // Info queues an informational notice.
 func (s *Session) Info(text string) { s.Send(Reply{Text: text}) }
 
-// Error queues an error notice.
-func (s *Session) Error(text string) { s.Send(Reply{Error: true, Text: text}) }
-
-// enqueue appends one frame to the queue and makes sure a writer runs. A
-// frame that would take the queue over its limit makes the session a slow
-// consumer; replies are held to the same limit as messages.
-func (s *Session) enqueue(b []byte) { s.enqueueFrom(b, nil) }
-
-// enqueueFrom is enqueue for a frame delivered by a publisher that batches
-// (fs != nil): instead of starting a writer, the session joins the
-// publisher's flush set and is written at the end of the publisher's batch.
-func (s *Session) enqueueFrom(b []byte, fs *flushSet) {
-	s.mu.Lock()
-	if !s.admitLocked(b) {
-		s.mu.Unlock()
-		return
-	}
-	if fs == nil {
-		s.startWriterLocked()
-		s.mu.Unlock()
-		return
-	}
-	join := !s.writing && !s.closed && !s.deferred
-	if join {
-		s.deferred = true
-	}
-	s.mu.Unlock()
-	if join {
-		fs.sessions = append(fs.sessions, s)
-	}
-}
-
-// admitLocked queues b unless the session is closing or b would take the
-// queue over its limit, which makes the session a slow consumer. It
-// reports whether b was queued. Caller holds s.mu.
-func (s *Session) admitLocked(b []byte) bool {
-	if s.closing {
-		return false
-	}
-	if s.pending+len(b) > s.cfg.MaxPending {
-		s.beginCloseLocked(ReasonSlowConsumer, true)
-		return false
-	}
-	s.appendLocked(b)
-	return true
-}
-
-// appendLocked adds b to the queue. The first frame of a session with no
-// writer goes into the session's own slot, so a broadcast waking thousands
-// of idle sessions for one frame each borrows no queue slices; a second
-// frame moves the queue to a pooled slice. Caller holds s.mu.
-func (s *Session) appendLocked(b []byte) {
-	switch {
-	case s.queue == nil && !s.writing:
-		// No writer holds the slot (a writer's batch or spare may
-		// alias it only while s.writing).
-		s.queue = s.slot[:0:1]
-	case s.queue == nil:
-		s.queue = s.reg.getFrames()
-	case len(s.queue) == cap(s.queue) && cap(s.queue) < frameSliceCap:
-		old := s.queue
-		s.queue = append(s.reg.getFrames(), old...)
-		clear(old)
-	}
-	s.queue = append(s.queue, b)
-	s.pending += len(b)
-}
-
-// dropQueueLocked empties the queue of an idle session after its frames
-// went out or were dropped, pinning no slice. Caller holds s.mu.
-func (s *Session) dropQueueLocked() {
-	clear(s.queue)
-	s.reg.putFrames(s.queue) // keeps out the session's own slot (cap 1)
-	s.queue = nil
-	s.slot[0] = nil
-}
-
-// startWriterLocked starts the writer goroutine unless one runs. Caller
-// holds s.mu.
-func (s *Session) startWriterLocked() {
-	if s.writing || s.closed {
-		return
-	}
-	s.writing = true
-	s.writers.Add(1)
-	go s.writeLoop()
-}
-
-// writeLoop drains the queue, a whole batch per WriteBatch, and exits when
-// the queue is empty. When the session is closing it closes the transport
-// once the final notice is out.
-func (s *Session) writeLoop() {
-	defer s.writers.Done()
-	lingered := false
-	busy := false // more than one frame has come through this writer
-	for {
-		s.mu.Lock()
-		if len(s.queue) == 0 && busy && !s.closed && !s.closing && !lingered {
-			// Give a busy publisher one turn to queue more before this
-			// writer exits: fewer writer start-ups, bigger batches. A
-			// writer started for a single frame (a broadcast waking
-			// thousands of sessions) exits at once instead.
-			lingered = true
-			s.mu.Unlock()
-			runtime.Gosched()
-			continue
-		}
-		if len(s.queue) == 0 || s.closed {
-			s.writing = false
-			// An idle session pins no write buffers.
-			s.reg.putFrames(s.queue)
-			s.reg.putFrames(s.spare)
-			s.queue, s.spare = nil, nil
-			finish := s.closing && !s.closed
-			s.mu.Unlock()
-			if finish {
-				s.closeTransport()
-			}
-			return
-		}
-		lingered = false
-		batch := s.queue
-		s.queue = s.spare
-		s.spare = nil
-		s.mu.Unlock()
-
-		n := 0
-		for _, b := range batch {
-			n += len(b)
-		}
-		err := s.t.WriteBatch(batch)
-		frames := len(batch)
-		busy = busy || frames > 1 || lingered
-		clear(batch)
-
-		s.mu.Lock()
-		s.pending -= n
-		if s.spare == nil {
-			s.spare = batch[:0]
-		} else {
-			s.reg.putFrames(batch)
-		}
-		s.mu.Unlock()
-		if err != nil {
-			s.reg.stats.writeErrors.Add(1)
-			s.abort(ReasonWriteError)
-			return
-		}
-		s.reg.stats.bytesOut.Add(uint64(n))
-		s.reg.stats.writes.Add(1)
-		s.reg.stats.framesOut.Add(uint64(frames))
-	}
-}
-
-// beginCloseLocked starts a graceful close: drop what is queued if drop is
-// set, queue the notice, and let the writer close the transport once the
-// notice is out. Caller holds s.mu.
-func (s *Session) beginCloseLocked(r CloseReason, drop bool) {
-	if s.closing {
-		return
-	}
-	s.closing = true
-	s.reason = r
-	if drop {
-		for _, b := range s.queue {
-			s.pending -= len(b) // frames in flight stay counted until written
-		}
-		clear(s.queue)
-		s.queue = s.queue[:0]
-		// A writer blocked on a peer that does not read gets a deadline,
-		// so the slot frees up even if the notice can never be sent.
-		_ = s.t.SetWriteDeadline(time.Now().Add(slowConsumerGrace))
-	}
-	if r == ReasonSlowConsumer {
-		s.reg.stats.slowConsumers.Add(1)
-		s.Logger().Warn("slow consumer disconnected", "nick", s.client.Nick(), "max_pending", s.cfg.MaxPending)
-	}
-	if notice := r.Notice(); notice != "" {
-		s.appendLocked(s.codec.Reply(Reply{Error: r.IsError(), Text: notice, Final: r}))
-	}
-	if len(s.queue) == 0 && !s.writing {
-		s.closed = true
-		s.writers.Add(1)
-		go s.finishClose()
-		return
-	}
-	s.startWriterLocked()
-}
-
-// CloseGracefully ends the session after everything already queued and
-// the reason's notice have been written. It does not wait.
-func (s *Session) CloseGracefully(r CloseReason) {
-	s.mu.Lock()
-	s.beginCloseLocked(r, false)
-	s.mu.Unlock()
-}
-
-// abort closes the transport at once, dropping whatever is queued.
-func (s *Session) abort(r CloseReason) {
-	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
-		s.reason = r
-	}
-	s.mu.Unlock()
-	s.closeTransport()
-}
-
-// Abort ends the session at once, without draining the queue.
-func (s *Session) Abort(r CloseReason) { s.abort(r) }
-
-func (s *Session) closeTransport() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	_ = s.t.Close()
-}
-
-// finishClose closes the transport from a goroutine of its own, for the
-// case where no writer runs to do it.
-func (s *Session) finishClose() {
-	defer s.writers.Done()
-	_ = s.t.Close()
+// Refuse queues an error notice for a refusal the door found itself (a
+// line it cannot parse, a frame it cannot decode).
+func (s *Session) Refuse(op Op, e *Error) {
+	s.Send(Reply{Op: op, Error: true, Code: e.Code, Text: e.Text})
 }
 
 // Reason returns why the session is closing, or ReasonNone.
 func (s *Session) Reason() CloseReason {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.reason
+	return s.lf.reason
 }
 
-// Finish is called by the front end's reader goroutine when it stops
-// reading, whatever the cause: it takes the client out of the hub, closes
-// the connection, waits for the writer, and unregisters the session.
-// readErrReason is the reason to record if none was set before.
+// Closing reports whether the session is closing: a door stops handling
+// the client's input then, since nothing it asks for would be answered.
+func (s *Session) Closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lf.closing
+}
+
+// Done is closed when the session has ended: connection closed and writer
+// finished. The channel is made on first use, so idle sessions that nobody
+// waits for do not pay for it.
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lf.done == nil {
+		s.lf.done = make(chan struct{})
+		if s.lf.finished {
+			close(s.lf.done)
+		}
+	}
+	return s.lf.done
+}
+
+// Finish is called by the door's reader when it stops reading, whatever
+// the cause: it takes the client out of the hub, closes the connection,
+// waits for the writer, and unregisters the session. readErrReason is the
+// reason to record if none was set before.
 func (s *Session) Finish(readErrReason CloseReason) {
 	s.mu.Lock()
-	if s.finished {
-		s.mu.Unlock()
+	finished := s.lf.finished
+	s.mu.Unlock()
+	if finished {
 		return
 	}
-	s.mu.Unlock()
 	s.client.Close()
-	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
-		s.reason = readErrReason
-	}
-	s.mu.Unlock()
+	s.markClosing(readErrReason)
 	s.closeTransport()
 	s.writers.Wait()
 	s.reg.remove(s)
@@ -411,17 +219,17 @@ func (s *Session) Finish(readErrReason CloseReason) {
 		s.Logger().Debug("session closed", "reason", s.Reason().String())
 	}
 	s.mu.Lock()
-	s.finished = true
-	if s.done != nil {
-		close(s.done)
+	s.lf.finished = true
+	if s.lf.done != nil {
+		close(s.lf.done)
 	}
 	s.mu.Unlock()
 }
 
-// EndServing is deferred by a front end's per-connection goroutine in
-// place of Finish(*reason), reading the reason when it runs: it also
-// recovers a panic in that goroutine, logs it with the stack and ends only
-// this session (ReasonInternal).
+// EndServing is deferred by a door's per-connection goroutine in place of
+// Finish(*reason), reading the reason when it runs: it also recovers a
+// panic in that goroutine, logs it with the stack and ends only this
+// session (ReasonInternal).
 func (s *Session) EndServing(reason *CloseReason) {
 	r := *reason
 	if p := recover(); p != nil {
@@ -446,13 +254,5 @@ func (s *Session) Drain(ctx context.Context) error {
 func (s *Session) QueuedBytes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pending
+	return s.out.pending
 }
-
-// Encoding cache slots of hub.Message, one per wire format. Front ends
-// that share a format share a slot.
-const (
-	SlotLine = 0 // the line protocol
-	SlotJSON = 1 // WebSocket JSON frames
-	SlotSSE  = 2 // Server-Sent Events
-)

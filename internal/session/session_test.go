@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/hubtest"
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
@@ -106,7 +108,7 @@ func (f *fakeTransport) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-func (f *fakeTransport) Close() error {
+func (f *fakeTransport) Close(session.CloseReason) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.closed {
@@ -166,7 +168,10 @@ func (f *fakeTransport) batchSizes() []int {
 // lineCodec is a minimal line-protocol codec.
 type lineCodec struct{}
 
-func (lineCodec) Slot() int { return session.SlotLine }
+// testFormat is the frame-cache slot of lineCodec.
+var testFormat, _ = frames.NewFormats().Register("test-line")
+
+func (lineCodec) Format() *frames.Format { return testFormat }
 func (lineCodec) Message(m *hub.Message) []byte {
 	switch m.Kind {
 	case hub.KindMessage:
@@ -177,6 +182,13 @@ func (lineCodec) Message(m *hub.Message) []byte {
 	return line.AppendInfo(nil, m.Kind.String()+" "+m.From+" "+m.Topic)
 }
 func (lineCodec) Reply(r session.Reply) []byte {
+	if len(r.Commands) > 0 {
+		var b []byte
+		for _, c := range r.Commands {
+			b = line.AppendInfo(b, "/"+c.Op.String())
+		}
+		return b
+	}
 	if r.Error {
 		return line.AppendError(nil, r.Text)
 	}
@@ -211,7 +223,7 @@ func (e *env) open(t *testing.T, cfg session.Config) (*session.Session, *fakeTra
 		s.Finish(session.ReasonClientGone)
 	}()
 	t.Cleanup(func() {
-		_ = tr.Close()
+		_ = tr.Close(session.ReasonClientGone)
 		select {
 		case <-s.Done():
 		case <-time.After(waitFor):
@@ -260,17 +272,17 @@ func TestSlowConsumerNoticeIsLastFrame(t *testing.T) {
 	defer pub.Close()
 	const limit = 1000
 	s, tr := e.open(t, session.Config{MaxPending: limit})
-	s.Do(session.Request{Op: line.OpSub, Arg: "t"})
+	s.Do(session.Request{Op: session.OpSub, Arg: "t"})
 	eventually(t, "subscribe reply", func() bool { return len(tr.frames()) == 1 })
 	tr.block()
-	if _, err := pub.Publish("t", "in flight"); err != nil {
+	if _, err := hubtest.Publish(pub, "t", "in flight"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the writer to block", tr.writing)
 	// Fill the queue past its byte limit while the writer is stuck.
 	sent := 0
 	for i := 0; i < 100 && s.Reason() == session.ReasonNone; i++ {
-		if _, err := pub.Publish("t", strings.Repeat("x", 50)); err != nil {
+		if _, err := hubtest.Publish(pub, "t", strings.Repeat("x", 50)); err != nil {
 			t.Fatal(err)
 		}
 		sent++
@@ -286,7 +298,7 @@ func TestSlowConsumerNoticeIsLastFrame(t *testing.T) {
 		t.Errorf("slow consumer after %d messages, want %d", sent, want)
 	}
 	// Nothing more is queued once the session is closing.
-	_, _ = pub.Publish("t", "after the end")
+	_, _ = hubtest.Publish(pub, "t", "after the end")
 	if got := e.reg.Stats().SlowConsumers; got != 1 {
 		t.Errorf("SlowConsumers = %d, want 1", got)
 	}
@@ -339,7 +351,7 @@ func TestRepliesCountTowardTheLimit(t *testing.T) {
 	s.Info("x")
 	eventually(t, "the writer to block", tr.writing)
 	for i := 0; i < 20 && s.Reason() == session.ReasonNone; i++ {
-		s.Do(session.Request{Op: line.OpPing})
+		s.Do(session.Request{Op: session.OpPing})
 	}
 	if s.Reason() != session.ReasonSlowConsumer {
 		t.Errorf("Reason = %v: a client flooding requests without reading replies is a slow consumer", s.Reason())
@@ -355,22 +367,23 @@ func TestPerPublisherOrderAndNoLossWhenKeepingUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(session.Limits{})
 	s, tr := e.open(t, session.Config{MaxPending: 1 << 20})
-	s.Do(session.Request{Op: line.OpSub, Arg: "load.>"})
+	s.Do(session.Request{Op: session.OpSub, Arg: "load.>"})
 	const pubs, per = 4, 500
 	var wg sync.WaitGroup
 	nicks := make([]string, pubs)
 	for p := 0; p < pubs; p++ {
-		c := e.hub.Connect(nopSub{})
-		defer c.Close()
-		nicks[p] = c.Nick()
+		pub, _ := e.open(t, session.Config{})
+		nicks[p] = pub.Nick()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < per; i++ {
-				if _, err := c.Publish("load.x", fmt.Sprint(i)); err != nil {
-					t.Error(err)
-					return
+			// Batches of 10, as a door reading 10 lines at once.
+			for i := 0; i < per; i += 10 {
+				pub.BeginBatch()
+				for j := i; j < i+10; j++ {
+					pub.Do(session.Request{Op: session.OpPub, Arg: "load.x", Text: fmt.Sprint(j)})
 				}
+				pub.EndBatch()
 			}
 		}()
 	}
@@ -472,8 +485,8 @@ func TestFinishWaitsForWriter(t *testing.T) {
 	}
 	// Deliveries after the end are ignored without blocking or panicking.
 	s.Info("ignored")
-	if err := s.Client().Subscribe("x", ""); !errors.Is(err, hub.ErrClosed) {
-		t.Errorf("hub client still open after Finish: %v", err)
+	if n := e.hub.Stats().Clients; n != 0 {
+		t.Errorf("hub still has %d clients after Finish", n)
 	}
 }
 
@@ -579,14 +592,14 @@ func TestRegistryShutdownDrainsEverySession(t *testing.T) {
 	var all []pair
 	for i := 0; i < 5; i++ {
 		s, tr := e.open(t, session.Config{})
-		s.Do(session.Request{Op: line.OpSub, Arg: "news"})
+		s.Do(session.Request{Op: session.OpSub, Arg: "news"})
 		tr.block()
 		all = append(all, pair{s, tr})
 	}
 	pub := e.hub.Connect(nopSub{})
 	defer pub.Close()
 	for i := 0; i < 100; i++ {
-		if _, err := pub.Publish("news", fmt.Sprint(i)); err != nil {
+		if _, err := hubtest.Publish(pub, "news", fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -658,45 +671,45 @@ func TestDo(t *testing.T) {
 	e := newEnv(session.Limits{})
 	s, tr := e.open(t, session.Config{})
 	other, otr := e.open(t, session.Config{})
-	other.Do(session.Request{Op: line.OpNick, Arg: "Bob"})
-	other.Do(session.Request{Op: line.OpJoin, Arg: "lobby"})
+	other.Do(session.Request{Op: session.OpNick, Arg: "Bob"})
+	other.Do(session.Request{Op: session.OpJoin, Arg: "lobby"})
 	steps := []struct {
 		req  session.Request
 		want []string // frames, in order
 	}{
-		{session.Request{Op: line.OpSay, Text: "hi"}, []string{"! join a room first"}},
-		{session.Request{Op: line.OpNick, Arg: "bob"}, []string{"! nick bob is taken"}},
-		{session.Request{Op: line.OpNick, Arg: "HTTP"}, []string{"! nick HTTP is taken"}},
-		{session.Request{Op: line.OpNick, Arg: "bad!"}, []string{"! bad nick"}},
-		{session.Request{Op: line.OpNick, Arg: "alice"}, []string{"* you are now alice"}},
-		{session.Request{Op: line.OpJoin, Arg: "lobby"}, []string{"* joined lobby (2 here)"}},
-		{session.Request{Op: line.OpJoin, Arg: "lobby"}, []string{"* now talking in lobby (2 here)"}},
-		{session.Request{Op: line.OpJoin, Arg: "a.*"}, []string{"! bad topic"}},
-		{session.Request{Op: line.OpWho}, []string{"* lobby: Bob, alice (2)"}},
-		{session.Request{Op: line.OpWho, Arg: "empty"}, []string{"* empty: nobody here"}},
-		{session.Request{Op: line.OpRooms}, []string{"* 1 room: lobby (2)"}},
-		{session.Request{Op: line.OpSay, Text: "hello \x1b[2J"}, nil},
-		{session.Request{Op: line.OpMsg, Arg: "bob", Text: "psst"}, []string{"* sent to bob"}},
-		{session.Request{Op: line.OpMsg, Arg: "alice", Text: "me"}, []string{"! that is you"}},
-		{session.Request{Op: line.OpMsg, Arg: "nobody", Text: "x"}, []string{"! no such nick nobody"}},
-		{session.Request{Op: line.OpSub, Arg: "a.*", Arg2: "g"}, []string{"* subscribed a.* (group g)"}},
-		{session.Request{Op: line.OpSub, Arg: "a..b"}, []string{"! bad pattern"}},
-		{session.Request{Op: line.OpUnsub, Arg: "a.*"}, []string{"* unsubscribed a.*"}},
-		{session.Request{Op: line.OpUnsub, Arg: "a.*"}, []string{"! not subscribed to a.*"}},
-		{session.Request{Op: line.OpPub, Arg: "a.b", Text: "x"}, nil},
-		{session.Request{Op: line.OpPub, Arg: "a.>", Text: "x"}, []string{"! bad topic"}},
-		{session.Request{Op: line.OpPing, Text: "42"}, []string{"* pong 42"}},
-		{session.Request{Op: line.OpPart}, []string{"* left lobby"}},
-		{session.Request{Op: line.OpPart}, []string{"! you are not in a room"}},
-		{session.Request{Op: line.OpPart, Arg: "dev"}, []string{"! you are not in dev"}},
-		{session.Request{Op: line.OpWho}, []string{"! which room?"}},
+		{session.Request{Op: session.OpSay, Text: "hi"}, []string{"! join a room first"}},
+		{session.Request{Op: session.OpNick, Arg: "bob"}, []string{"! nick bob is taken"}},
+		{session.Request{Op: session.OpNick, Arg: "HTTP"}, []string{"! nick HTTP is taken"}},
+		{session.Request{Op: session.OpNick, Arg: "bad!"}, []string{"! bad nick"}},
+		{session.Request{Op: session.OpNick, Arg: "alice"}, []string{"* you are now alice"}},
+		{session.Request{Op: session.OpJoin, Arg: "lobby"}, []string{"* joined lobby (2 here)"}},
+		{session.Request{Op: session.OpJoin, Arg: "lobby"}, []string{"* now talking in lobby (2 here)"}},
+		{session.Request{Op: session.OpJoin, Arg: "a.*"}, []string{"! bad topic"}},
+		{session.Request{Op: session.OpWho}, []string{"* lobby: Bob, alice (2)"}},
+		{session.Request{Op: session.OpWho, Arg: "empty"}, []string{"* empty: nobody here"}},
+		{session.Request{Op: session.OpRooms}, []string{"* 1 room: lobby (2)"}},
+		{session.Request{Op: session.OpSay, Text: "hello \x1b[2J"}, nil},
+		{session.Request{Op: session.OpMsg, Arg: "bob", Text: "psst"}, []string{"* sent to bob"}},
+		{session.Request{Op: session.OpMsg, Arg: "alice", Text: "me"}, []string{"! that is you"}},
+		{session.Request{Op: session.OpMsg, Arg: "nobody", Text: "x"}, []string{"! no such nick nobody"}},
+		{session.Request{Op: session.OpSub, Arg: "a.*", Arg2: "g"}, []string{"* subscribed a.* (group g)"}},
+		{session.Request{Op: session.OpSub, Arg: "a..b"}, []string{"! bad pattern"}},
+		{session.Request{Op: session.OpUnsub, Arg: "a.*"}, []string{"* unsubscribed a.*"}},
+		{session.Request{Op: session.OpUnsub, Arg: "a.*"}, []string{"! not subscribed to a.*"}},
+		{session.Request{Op: session.OpPub, Arg: "a.b", Text: "x"}, nil},
+		{session.Request{Op: session.OpPub, Arg: "a.>", Text: "x"}, []string{"! bad topic"}},
+		{session.Request{Op: session.OpPing, Text: "42"}, []string{"* pong 42"}},
+		{session.Request{Op: session.OpPart}, []string{"* left lobby"}},
+		{session.Request{Op: session.OpPart}, []string{"! you are not in a room"}},
+		{session.Request{Op: session.OpPart, Arg: "dev"}, []string{"! you are not in dev"}},
+		{session.Request{Op: session.OpWho}, []string{"! which room?"}},
 		{session.Request{Op: 200}, []string{"! unknown operation"}},
 	}
 	for i, st := range steps {
 		before := len(tr.frames())
 		s.Do(st.req)
 		token := fmt.Sprint("barrier", i)
-		s.Do(session.Request{Op: line.OpPing, Text: token})
+		s.Do(session.Request{Op: session.OpPing, Text: token})
 		var got []string
 		eventually(t, "the barrier", func() bool {
 			f := tr.frames()
@@ -714,12 +727,12 @@ func TestDo(t *testing.T) {
 			t.Errorf("%v %q %q: got %q, want prefixes %q", st.req.Op, st.req.Arg, st.req.Text, got, st.want)
 		}
 	}
-	s.Do(session.Request{Op: line.OpHelp})
+	s.Do(session.Request{Op: session.OpHelp})
 	eventually(t, "help", func() bool {
-		return strings.Contains(strings.Join(tr.frames(), ""), "* "+session.HelpLines[len(session.HelpLines)-1]+"\n")
+		return strings.Contains(strings.Join(tr.frames(), ""), "* /quit\n")
 	})
 	// Bob saw alice join, her sanitized text and her private message.
-	other.Do(session.Request{Op: line.OpPing})
+	other.Do(session.Request{Op: session.OpPing})
 	eventually(t, "bob's pong", func() bool { f := otr.frames(); return len(f) > 0 && f[len(f)-1] == "* pong\n" })
 	all := strings.Join(otr.frames(), "")
 	for _, want := range []string{"[lobby] alice: hello \uFFFD[2J\n", "(private) alice: psst\n"} {
@@ -727,7 +740,7 @@ func TestDo(t *testing.T) {
 			t.Errorf("bob's frames lack %q:\n%s", want, all)
 		}
 	}
-	s.Do(session.Request{Op: line.OpQuit})
+	s.Do(session.Request{Op: session.OpQuit})
 	<-s.Done()
 	if f := tr.frames(); f[len(f)-1] != "* bye\n" || s.Reason() != session.ReasonClientQuit {
 		t.Errorf("after quit: last frame %q, reason %v", f[len(f)-1], s.Reason())
@@ -739,10 +752,10 @@ func TestRateLimit(t *testing.T) {
 	e := newEnv(session.Limits{})
 	s, tr := e.open(t, session.Config{RateLimit: 0.001, RateBurst: 3})
 	for i := 0; i < 5; i++ {
-		s.Do(session.Request{Op: line.OpPub, Arg: "t", Text: "x"})
+		s.Do(session.Request{Op: session.OpPub, Arg: "t", Text: "x"})
 	}
-	s.Do(session.Request{Op: line.OpMsg, Arg: "nobody", Text: "x"})
-	s.Do(session.Request{Op: line.OpPing})
+	s.Do(session.Request{Op: session.OpMsg, Arg: "nobody", Text: "x"})
+	s.Do(session.Request{Op: session.OpPing})
 	eventually(t, "pong", func() bool { f := tr.frames(); return len(f) > 0 && f[len(f)-1] == "* pong\n" })
 	got := tr.frames()
 	want := []string{"! rate limited\n", "! rate limited\n", "! rate limited\n", "* pong\n"}
@@ -762,9 +775,6 @@ func TestCloseReasons(t *testing.T) {
 			t.Errorf("reason %d has label %q", r, r.String())
 		}
 		seen[r.String()] = true
-		if c := r.WebSocketCode(); c < 1000 || c > 1014 {
-			t.Errorf("%v: WebSocket code %d", r, c)
-		}
 	}
 	if session.ReasonSlowConsumer.Notice() != "slow consumer, disconnecting" || !session.ReasonSlowConsumer.IsError() {
 		t.Error("slow consumer notice")
@@ -776,7 +786,7 @@ func TestCloseReasons(t *testing.T) {
 		t.Error("server full / bye notices")
 	}
 	bogus := session.CloseReason(250)
-	if bogus.String() != "unknown" || bogus.Notice() != "" || bogus.WebSocketCode() != 1011 {
+	if bogus.String() != "unknown" || bogus.Notice() != "" {
 		t.Error("out-of-range reason")
 	}
 }

@@ -39,7 +39,7 @@ func TestCrossNodePlainNoDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, txt := range []string{"a", "b", "c"} {
-		if _, err := cs[0].Publish("news.x", txt); err != nil {
+		if _, err := hubtest.Publish(cs[0], "news.x", txt); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func TestQueueGroupExactlyOnceAcrossNodes(t *testing.T) {
 	pub := hs[0].Connect(&hubtest.Inbox{})
 	const n = 300
 	for i := 0; i < n; i++ {
-		if _, err := pub.Publish("jobs.build", "x"); err != nil {
+		if _, err := hubtest.Publish(pub, "jobs.build", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -87,7 +87,7 @@ func TestOptionalStartsWithoutNATS(t *testing.T) {
 		t.Fatalf("subscribing without NATS: %v", err)
 	}
 	p := h.Connect(&hubtest.Inbox{})
-	if _, err := p.Publish("a", "local"); err != nil {
+	if _, err := hubtest.Publish(p, "a", "local"); err != nil {
 		t.Fatal(err)
 	}
 	if got := box.Texts(); len(got) != 1 {

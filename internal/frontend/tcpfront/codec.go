@@ -1,17 +1,36 @@
 package tcpfront
 
 import (
+	"fmt"
+	"strings"
+
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
-// Codec encodes session output as line-protocol lines. It is stateless and
-// safe for concurrent use.
-type Codec struct{}
+// FormatName is the name under which the line protocol's frames are cached
+// (package frames); any door writing the same lines may share it.
+const FormatName = "line"
 
-// Slot implements session.Codec.
-func (Codec) Slot() int { return session.SlotLine }
+// Codec encodes session output as line-protocol lines. It is immutable and
+// safe for concurrent use.
+type Codec struct {
+	format *frames.Format
+}
+
+// NewCodec registers the line format with formats and returns the codec.
+func NewCodec(formats *frames.Formats) (Codec, error) {
+	f, err := formats.Register(FormatName)
+	if err != nil {
+		return Codec{}, fmt.Errorf("tcp door: %w", err)
+	}
+	return Codec{format: f}, nil
+}
+
+// Format implements session.Codec.
+func (c Codec) Format() *frames.Format { return c.format }
 
 // Message implements session.Codec: "[topic] nick: text" for messages,
 // "(private) nick: text" for private messages and "* ..." for room events.
@@ -31,10 +50,74 @@ func (Codec) Message(m *hub.Message) []byte {
 	return line.AppendInfo(nil, "unknown event")
 }
 
-// Reply implements session.Codec: "* text" or "! text".
+// Reply implements session.Codec: "* text" or "! text", worded for a
+// terminal user (with the commands to type), and the help as one line per
+// command.
 func (Codec) Reply(r session.Reply) []byte {
+	if len(r.Commands) > 0 {
+		return appendHelp(nil, r.Commands)
+	}
 	if r.Error {
-		return line.AppendError(nil, r.Text)
+		return line.AppendError(nil, errorText(r))
+	}
+	if r.Op == session.OpRooms && r.Count == 0 {
+		return line.AppendInfo(nil, r.Text+"; /join ROOM to start one")
 	}
 	return line.AppendInfo(nil, r.Text)
+}
+
+// errorText words a refusal for the line protocol: where the session's
+// text says what is wrong, this adds what to type.
+func errorText(r session.Reply) string {
+	switch {
+	case r.Code == session.CodeNoRoom && r.Op == session.OpSay:
+		return r.Text + " (/join ROOM), or /pub TOPIC TEXT"
+	case r.Code == session.CodeNoRoom && r.Op == session.OpWho:
+		return "which room? /who ROOM (you are not in one)"
+	}
+	switch r.Code {
+	case session.CodeBadName, session.CodeAlreadySub, session.CodeInternal, session.CodeUnknownOp:
+		return r.Text + "; type /help for commands"
+	}
+	return r.Text
+}
+
+// appendHelp renders the session's commands as line-protocol usage.
+func appendHelp(b []byte, cmds []session.Command) []byte {
+	b = line.AppendInfo(b, "commands (case-insensitive):")
+	for _, c := range cmds {
+		b = line.AppendInfo(b, fmt.Sprintf("  %-22s%s", usage(c), c.Summary))
+	}
+	return line.AppendInfo(b, fmt.Sprintf("  %-22s%s", "//text", "send text that starts with a slash"))
+}
+
+// usage is a command as typed: "/sub PATTERN [GROUP]".
+func usage(c session.Command) string {
+	var b strings.Builder
+	b.WriteString("/" + c.Op.String())
+	for _, p := range c.Params {
+		name := strings.ToUpper(p.Name)
+		if p.Optional {
+			name = "[" + name + "]"
+		}
+		b.WriteString(" " + name)
+	}
+	return b.String()
+}
+
+// ops maps the line protocol's commands onto session operations.
+var ops = [...]session.Op{
+	line.OpSay: session.OpSay, line.OpHelp: session.OpHelp, line.OpNick: session.OpNick,
+	line.OpJoin: session.OpJoin, line.OpPart: session.OpPart, line.OpRooms: session.OpRooms,
+	line.OpWho: session.OpWho, line.OpMsg: session.OpMsg, line.OpSub: session.OpSub,
+	line.OpUnsub: session.OpUnsub, line.OpPub: session.OpPub, line.OpPing: session.OpPing,
+	line.OpQuit: session.OpQuit,
+}
+
+// sessionOp returns the session operation of a parsed command.
+func sessionOp(op line.Op) session.Op {
+	if int(op) < len(ops) {
+		return ops[op]
+	}
+	return 0
 }

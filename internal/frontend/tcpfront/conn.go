@@ -97,7 +97,7 @@ func (f *Front) open(c *net.TCPConn) *reader {
 	}
 	scfg := f.cfg.Session
 	scfg.RemoteAddr = remote
-	r.s = session.New(f.reg, scfg, r, Codec{})
+	r.s = session.New(f.reg, scfg, r, f.codec)
 	r.s.Info(f.cfg.Banner + " You are " + r.s.Nick() + ". Type /help for commands.")
 	return r
 }
@@ -277,9 +277,11 @@ const maxIovecs = 1024
 func (r *reader) SetWriteDeadline(d time.Time) error { return r.c.SetWriteDeadline(d) }
 
 // Close implements session.Transport. It first shuts the raw-write guard,
-// so no TryWriteBatch reaches the descriptor from here on. A parked
-// connection has no goroutine to notice, so it is woken up to end.
-func (r *reader) Close() error {
+// so no TryWriteBatch reaches the descriptor from here on. The line
+// protocol's close form is the notice line the session has already
+// written, so the reason needs nothing more. A parked connection has no
+// goroutine to notice, so it is woken up to end.
+func (r *reader) Close(session.CloseReason) error {
 	r.raw.shut()
 	err := r.c.Close()
 	r.f.parker.wake(r)
@@ -452,7 +454,7 @@ func (r *reader) keepPartial(data []byte, max int) {
 }
 
 func (r *reader) lineTooLong() {
-	r.s.Error("line too long (max " + strconv.Itoa(r.f.cfg.MaxLine) + " bytes)")
+	r.s.Refuse(0, &session.Error{Code: session.CodeBadRequest, Text: "line too long (max " + strconv.Itoa(r.f.cfg.MaxLine) + " bytes)"})
 }
 
 // handle parses one line and runs it.
@@ -462,10 +464,10 @@ func (r *reader) handle(l []byte) {
 		if errors.Is(err, line.ErrEmpty) {
 			return
 		}
-		r.s.Error(err.Error())
+		r.s.Refuse(0, &session.Error{Code: session.CodeBadRequest, Text: err.Error()})
 		return
 	}
-	r.s.Do(session.Request{Op: cmd.Op, Arg: r.intern(cmd.Arg), Arg2: string(cmd.Arg2), Text: string(cmd.Text)})
+	r.s.Do(session.Request{Op: sessionOp(cmd.Op), Arg: r.intern(cmd.Arg), Arg2: string(cmd.Arg2), Text: string(cmd.Text)})
 }
 
 // intern returns b as a string, reusing the previous argument's string when

@@ -71,6 +71,7 @@ type Front struct {
 	workers *workers
 	parker  *parker
 	iovecs  sync.Pool // *[]syscall.Iovec for TryWriteBatch
+	codec   Codec
 }
 
 // Listen binds the TCP door's listener.
@@ -95,11 +96,15 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 	}
 	cfg.Session.Door = "tcp"
 	cfg.Session.Logger = cfg.Logger
+	codec, err := NewCodec(reg.Formats())
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
 	}
-	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers()}
+	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers(), codec: codec}
 	f.parker = newParker(f)
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
 	f.iovecs.New = func() any { v := make([]syscall.Iovec, 0, maxIovecs); return &v }

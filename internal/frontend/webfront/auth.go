@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
 // tokenEqual compares a presented token with the configured one in
@@ -99,4 +101,16 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, struct {
 		Error string `json:"error"`
 	}{msg})
+}
+
+// subscribeOnly is the session Guard of a stream whose token allows
+// subscribing but not publishing.
+type subscribeOnly struct{}
+
+// Allow implements session.Guard.
+func (subscribeOnly) Allow(op session.Op, _ string) *session.Error {
+	if op == session.OpSub {
+		return nil
+	}
+	return &session.Error{Code: session.CodeDenied, Text: "unauthorized: publishing needs the publish token (Authorization: Bearer TOKEN or ?token=TOKEN)"}
 }

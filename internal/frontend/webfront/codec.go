@@ -3,12 +3,12 @@ package webfront
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
-	"sync/atomic"
 
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
-	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 // serverFrame is one JSON frame to a WebSocket client (and the data of an
@@ -31,6 +31,35 @@ type serverFrame struct {
 	Members []string            `json:"members,omitzero"`
 	Rooms   []session.RoomCount `json:"rooms,omitzero"`
 	Final   string              `json:"final,omitempty"`
+	Code    string              `json:"code,omitempty"`
+	// Commands is the help: every operation with its fields.
+	Commands []helpEntry `json:"commands,omitzero"`
+}
+
+// helpEntry is one operation in a help frame: its op name, the JSON fields
+// it takes (optional ones end in "?") and what it does.
+type helpEntry struct {
+	Op     string   `json:"op"`
+	Fields []string `json:"fields,omitzero"`
+	Text   string   `json:"text"`
+}
+
+// helpEntries renders the session's commands in the WebSocket door's
+// terms: field names instead of placeholders.
+func helpEntries(cmds []session.Command) []helpEntry {
+	out := make([]helpEntry, 0, len(cmds))
+	for _, c := range cmds {
+		e := helpEntry{Op: c.Op.String(), Text: c.Summary}
+		for _, p := range c.Params {
+			f := fieldName(c.Op, p.Field)
+			if p.Optional {
+				f += "?"
+			}
+			e.Fields = append(e.Fields, f)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // marshalFrame encodes a frame without HTML escaping, so that patterns
@@ -47,7 +76,7 @@ func marshalFrame(f *serverFrame) []byte {
 }
 
 // encodeMessage is the JSON form of a hub message, shared by every JSON
-// session through the hub.Message encoding cache (session.SlotJSON).
+// session through the message's frame cache (FormatJSON).
 func encodeMessage(m *hub.Message) []byte {
 	f := serverFrame{TS: m.Time / 1e6}
 	switch m.Kind {
@@ -71,14 +100,18 @@ func encodeMessage(m *hub.Message) []byte {
 // frame with the structured fields that are set.
 func encodeReply(r session.Reply) []byte {
 	f := serverFrame{Op: "info", Re: opName(r.Op), Text: r.Text, Nick: r.Nick, Room: r.Room, Topic: r.Topic, Group: r.Group, Members: r.Members, Rooms: r.Rooms}
+	if len(r.Commands) > 0 {
+		f.Commands = helpEntries(r.Commands)
+	}
 	if r.Error {
 		f.Op = "error"
+		f.Code = r.Code.String()
 		// An error names the request's argument as Topic, whatever it
 		// was; put it in the field that fits the op.
 		switch r.Op {
-		case line.OpNick, line.OpMsg:
+		case session.OpNick, session.OpMsg:
 			f.Nick, f.Topic = f.Topic, ""
-		case line.OpJoin, line.OpPart, line.OpWho:
+		case session.OpJoin, session.OpPart, session.OpWho:
 			if f.Room == "" {
 				f.Room = f.Topic
 			}
@@ -90,7 +123,7 @@ func encodeReply(r session.Reply) []byte {
 	}
 	if !r.Error {
 		switch r.Op {
-		case line.OpJoin, line.OpWho, line.OpRooms:
+		case session.OpJoin, session.OpWho, session.OpRooms:
 			n := r.Count
 			f.Count = &n
 		}
@@ -98,41 +131,57 @@ func encodeReply(r session.Reply) []byte {
 	return marshalFrame(&f)
 }
 
-// jsonCodec encodes session output as WebSocket JSON frames. One exists
-// per connection so that it can tell the transport which close code the
-// final notice calls for; Message is shared through the encoding cache.
-type jsonCodec struct {
-	final *atomic.Uint32 // the transport's close reason
+// Names under which the web door's formats are cached (package frames).
+const (
+	FormatJSON = "json" // WebSocket JSON frames, also the data of SSE events
+	FormatSSE  = "sse"  // whole Server-Sent Events
+)
+
+// formats are the web door's two cache keys.
+type formats struct {
+	json, sse *frames.Format
 }
 
-// Slot implements session.Codec.
-func (jsonCodec) Slot() int { return session.SlotJSON }
+// registerFormats registers the web door's formats with the registry's
+// table.
+func registerFormats(t *frames.Formats) (formats, error) {
+	j, err := t.Register(FormatJSON)
+	if err != nil {
+		return formats{}, fmt.Errorf("web door: %w", err)
+	}
+	e, err := t.Register(FormatSSE)
+	if err != nil {
+		return formats{}, fmt.Errorf("web door: %w", err)
+	}
+	return formats{json: j, sse: e}, nil
+}
+
+// jsonCodec encodes session output as WebSocket JSON frames. It is
+// immutable and safe for concurrent use.
+type jsonCodec struct{ f formats }
+
+// Format implements session.Codec.
+func (c jsonCodec) Format() *frames.Format { return c.f.json }
 
 // Message implements session.Codec.
 func (jsonCodec) Message(m *hub.Message) []byte { return encodeMessage(m) }
 
-// Reply implements session.Codec. The final notice of a closing session
-// records its reason, so the transport closes with the matching code.
-func (c jsonCodec) Reply(r session.Reply) []byte {
-	if r.Final != session.ReasonNone && c.final != nil {
-		c.final.Store(uint32(r.Final))
-	}
-	return encodeReply(r)
-}
+// Reply implements session.Codec.
+func (jsonCodec) Reply(r session.Reply) []byte { return encodeReply(r) }
 
 // sseCodec encodes session output as Server-Sent Events: "event: msg" (or
 // "private") with the JSON frame as data; replies as comments, except
 // errors and the final notice, which are "error" and "info" events. It is
-// stateless and safe for concurrent use.
-type sseCodec struct{}
+// immutable and safe for concurrent use.
+type sseCodec struct{ f formats }
 
-// Slot implements session.Codec.
-func (sseCodec) Slot() int { return session.SlotSSE }
+// Format implements session.Codec.
+func (c sseCodec) Format() *frames.Format { return c.f.sse }
 
 // Message implements session.Codec. The JSON inside is shared with the
-// WebSocket door through the JSON cache slot.
-func (sseCodec) Message(m *hub.Message) []byte {
-	data := m.Encoded(session.SlotJSON, encodeMessage)
+// WebSocket door through the JSON slot of the message's frame cache.
+func (c sseCodec) Message(m *hub.Message) []byte {
+	data := frames.Get(&m.Frames, c.f.json, m, encodeMessage)
 	event := "msg"
 	switch m.Kind {
 	case hub.KindMessage:

@@ -27,7 +27,7 @@ type clientFrame struct {
 // FrameError is a client frame that cannot be carried out. Op is the
 // operation when it was recognised (for the reply's "re" field), else 0.
 type FrameError struct {
-	Op  line.Op
+	Op  session.Op
 	Msg string
 }
 
@@ -35,50 +35,47 @@ type FrameError struct {
 func (e *FrameError) Error() string { return e.Msg }
 
 // ClientOps lists the op names a WebSocket client may send, in the order
-// docs/web.md gives them.
+// docs/web.md gives them. They are the session's operation names.
 func ClientOps() []string {
 	return []string{"nick", "join", "part", "say", "pub", "msg", "sub", "unsub", "who", "rooms", "ping", "help", "quit"}
 }
 
 // opByName maps a client op name to its session operation.
-func opByName(name string) (line.Op, bool) {
-	switch name {
-	case "nick":
-		return line.OpNick, true
-	case "join":
-		return line.OpJoin, true
-	case "part":
-		return line.OpPart, true
-	case "say":
-		return line.OpSay, true
-	case "pub":
-		return line.OpPub, true
-	case "msg":
-		return line.OpMsg, true
-	case "sub":
-		return line.OpSub, true
-	case "unsub":
-		return line.OpUnsub, true
-	case "who":
-		return line.OpWho, true
-	case "rooms":
-		return line.OpRooms, true
-	case "ping":
-		return line.OpPing, true
-	case "help":
-		return line.OpHelp, true
-	case "quit":
-		return line.OpQuit, true
+func opByName(name string) (session.Op, bool) {
+	for _, n := range ClientOps() {
+		if n == name {
+			return session.OpByName(name)
+		}
 	}
 	return 0, false
 }
 
 // opName is the JSON name of a session operation ("" for none).
-func opName(op line.Op) string {
+func opName(op session.Op) string {
 	if op == 0 {
 		return ""
 	}
 	return op.String()
+}
+
+// fieldName is the JSON field of a client frame that carries a request
+// field for op, as DecodeFrame reads it.
+func fieldName(op session.Op, f session.Field) string {
+	switch f {
+	case session.FieldArg2:
+		return "group"
+	case session.FieldText:
+		return "text"
+	}
+	switch op {
+	case session.OpNick:
+		return "nick"
+	case session.OpMsg:
+		return "to"
+	case session.OpPub, session.OpSub, session.OpUnsub:
+		return "topic"
+	}
+	return "room"
 }
 
 // DecodeFrame parses one client text frame into a session request. Errors
@@ -108,29 +105,29 @@ func DecodeFrame(b []byte) (session.Request, error) {
 	r := session.Request{Op: op}
 	var err error
 	switch op {
-	case line.OpNick:
+	case session.OpNick:
 		err, r.Arg = need("nick", f.Nick), f.Nick
-	case line.OpJoin:
+	case session.OpJoin:
 		err, r.Arg = need("room", f.Room), f.Room
-	case line.OpPart, line.OpWho:
+	case session.OpPart, session.OpWho:
 		r.Arg = f.Room
-	case line.OpSay:
+	case session.OpSay:
 		err, r.Text = need("text", f.Text), f.Text
-	case line.OpPub:
+	case session.OpPub:
 		if err = need("topic", f.Topic); err == nil {
 			err = need("text", f.Text)
 		}
 		r.Arg, r.Text = f.Topic, f.Text
-	case line.OpMsg:
+	case session.OpMsg:
 		if err = need("to", f.To); err == nil {
 			err = need("text", f.Text)
 		}
 		r.Arg, r.Text = f.To, f.Text
-	case line.OpSub:
+	case session.OpSub:
 		err, r.Arg, r.Arg2 = need("topic", f.Topic), f.Topic, f.Group
-	case line.OpUnsub:
+	case session.OpUnsub:
 		err, r.Arg = need("topic", f.Topic), f.Topic
-	case line.OpPing:
+	case session.OpPing:
 		r.Text = f.Text
 	}
 	if err != nil {
@@ -156,12 +153,6 @@ func describeJSONError(err error) string {
 		return "not valid JSON (incomplete)"
 	}
 	return "not valid JSON"
-}
-
-// isPublish reports whether a request publishes (and so may need the
-// publish token).
-func isPublish(op line.Op) bool {
-	return op == line.OpPub || op == line.OpSay || op == line.OpMsg
 }
 
 // clip keeps echoed client input short and printable.

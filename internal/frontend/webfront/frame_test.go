@@ -10,9 +10,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
-	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 func TestMain(m *testing.M) {
@@ -35,33 +35,33 @@ func TestDecodeFrame(t *testing.T) {
 		in      string
 		want    session.Request
 		wantErr string // substring; "" means success
-		errOp   line.Op
+		errOp   session.Op
 	}{
-		{"nick", `{"op":"nick","nick":"ann"}`, session.Request{Op: line.OpNick, Arg: "ann"}, "", 0},
-		{"join", `{"op":"join","room":"lobby"}`, session.Request{Op: line.OpJoin, Arg: "lobby"}, "", 0},
-		{"part without room", `{"op":"part"}`, session.Request{Op: line.OpPart}, "", 0},
-		{"who", `{"op":"who","room":"lobby"}`, session.Request{Op: line.OpWho, Arg: "lobby"}, "", 0},
-		{"rooms", `{"op":"rooms"}`, session.Request{Op: line.OpRooms}, "", 0},
-		{"say", `{"op":"say","text":"hi"}`, session.Request{Op: line.OpSay, Text: "hi"}, "", 0},
-		{"pub", `{"op":"pub","topic":"a.b","text":"hi there"}`, session.Request{Op: line.OpPub, Arg: "a.b", Text: "hi there"}, "", 0},
-		{"msg", `{"op":"msg","to":"bob","text":"psst"}`, session.Request{Op: line.OpMsg, Arg: "bob", Text: "psst"}, "", 0},
-		{"sub", `{"op":"sub","topic":"a.>"}`, session.Request{Op: line.OpSub, Arg: "a.>"}, "", 0},
-		{"sub group", `{"op":"sub","topic":"jobs.*","group":"w"}`, session.Request{Op: line.OpSub, Arg: "jobs.*", Arg2: "w"}, "", 0},
-		{"unsub", `{"op":"unsub","topic":"a.>"}`, session.Request{Op: line.OpUnsub, Arg: "a.>"}, "", 0},
-		{"ping", `{"op":"ping","text":"42"}`, session.Request{Op: line.OpPing, Text: "42"}, "", 0},
-		{"quit", `{"op":"quit"}`, session.Request{Op: line.OpQuit}, "", 0},
-		{"unknown fields ignored", `{"op":"rooms","x":1}`, session.Request{Op: line.OpRooms}, "", 0},
+		{"nick", `{"op":"nick","nick":"ann"}`, session.Request{Op: session.OpNick, Arg: "ann"}, "", 0},
+		{"join", `{"op":"join","room":"lobby"}`, session.Request{Op: session.OpJoin, Arg: "lobby"}, "", 0},
+		{"part without room", `{"op":"part"}`, session.Request{Op: session.OpPart}, "", 0},
+		{"who", `{"op":"who","room":"lobby"}`, session.Request{Op: session.OpWho, Arg: "lobby"}, "", 0},
+		{"rooms", `{"op":"rooms"}`, session.Request{Op: session.OpRooms}, "", 0},
+		{"say", `{"op":"say","text":"hi"}`, session.Request{Op: session.OpSay, Text: "hi"}, "", 0},
+		{"pub", `{"op":"pub","topic":"a.b","text":"hi there"}`, session.Request{Op: session.OpPub, Arg: "a.b", Text: "hi there"}, "", 0},
+		{"msg", `{"op":"msg","to":"bob","text":"psst"}`, session.Request{Op: session.OpMsg, Arg: "bob", Text: "psst"}, "", 0},
+		{"sub", `{"op":"sub","topic":"a.>"}`, session.Request{Op: session.OpSub, Arg: "a.>"}, "", 0},
+		{"sub group", `{"op":"sub","topic":"jobs.*","group":"w"}`, session.Request{Op: session.OpSub, Arg: "jobs.*", Arg2: "w"}, "", 0},
+		{"unsub", `{"op":"unsub","topic":"a.>"}`, session.Request{Op: session.OpUnsub, Arg: "a.>"}, "", 0},
+		{"ping", `{"op":"ping","text":"42"}`, session.Request{Op: session.OpPing, Text: "42"}, "", 0},
+		{"quit", `{"op":"quit"}`, session.Request{Op: session.OpQuit}, "", 0},
+		{"unknown fields ignored", `{"op":"rooms","x":1}`, session.Request{Op: session.OpRooms}, "", 0},
 		{"not json", `hello`, session.Request{}, "not valid JSON", 0},
 		{"array", `[1,2]`, session.Request{}, "JSON object", 0},
 		{"two objects", `{"op":"rooms"}{"op":"rooms"}`, session.Request{}, "one JSON object per frame", 0},
 		{"no op", `{"nick":"x"}`, session.Request{}, `missing "op"`, 0},
 		{"unknown op", `{"op":"dance"}`, session.Request{}, `unknown op "dance"`, 0},
 		{"number field", `{"op":"pub","topic":"a","text":5}`, session.Request{}, `field "text" must be a string`, 0},
-		{"join without room", `{"op":"join"}`, session.Request{}, `join needs "room"`, line.OpJoin},
-		{"pub without text", `{"op":"pub","topic":"a"}`, session.Request{}, `pub needs "text"`, line.OpPub},
-		{"pub without topic", `{"op":"pub","text":"x"}`, session.Request{}, `pub needs "topic"`, line.OpPub},
-		{"msg without to", `{"op":"msg","text":"x"}`, session.Request{}, `msg needs "to"`, line.OpMsg},
-		{"sub without topic", `{"op":"sub"}`, session.Request{}, `sub needs "topic"`, line.OpSub},
+		{"join without room", `{"op":"join"}`, session.Request{}, `join needs "room"`, session.OpJoin},
+		{"pub without text", `{"op":"pub","topic":"a"}`, session.Request{}, `pub needs "text"`, session.OpPub},
+		{"pub without topic", `{"op":"pub","text":"x"}`, session.Request{}, `pub needs "topic"`, session.OpPub},
+		{"msg without to", `{"op":"msg","text":"x"}`, session.Request{}, `msg needs "to"`, session.OpMsg},
+		{"sub without topic", `{"op":"sub"}`, session.Request{}, `sub needs "topic"`, session.OpSub},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,19 +109,19 @@ func FuzzDecodeFrame(f *testing.F) {
 			return
 		}
 		switch r.Op {
-		case line.OpNick, line.OpJoin, line.OpSub, line.OpUnsub:
+		case session.OpNick, session.OpJoin, session.OpSub, session.OpUnsub:
 			if r.Arg == "" {
 				t.Fatalf("%v accepted without its argument", r.Op)
 			}
-		case line.OpPub, line.OpMsg:
+		case session.OpPub, session.OpMsg:
 			if r.Arg == "" || r.Text == "" {
 				t.Fatalf("%v accepted without argument or text", r.Op)
 			}
-		case line.OpSay:
+		case session.OpSay:
 			if r.Text == "" {
 				t.Fatal("say accepted without text")
 			}
-		case line.OpPart, line.OpWho, line.OpRooms, line.OpPing, line.OpHelp, line.OpQuit:
+		case session.OpPart, session.OpWho, session.OpRooms, session.OpPing, session.OpHelp, session.OpQuit:
 		default:
 			t.Fatalf("unexpected op %v", r.Op)
 		}
@@ -146,15 +146,15 @@ func TestEncodeFrames(t *testing.T) {
 			serverFrame{Op: "event", Kind: "part", Room: "lobby", Nick: "ann", Text: "ann left lobby"}},
 		{"nick", encodeMessage(&hub.Message{Kind: hub.KindNick, From: "ann", Text: "anna"}),
 			serverFrame{Op: "event", Kind: "nick", Nick: "ann", New: "anna", Text: "ann is now known as anna"}},
-		{"join reply", encodeReply(session.Reply{Op: line.OpJoin, Room: "lobby", Count: 3, Text: "joined lobby (3 here)"}),
+		{"join reply", encodeReply(session.Reply{Op: session.OpJoin, Room: "lobby", Count: 3, Text: "joined lobby (3 here)"}),
 			serverFrame{Op: "info", Re: "join", Room: "lobby", Count: &three, Text: "joined lobby (3 here)"}},
-		{"who reply", encodeReply(session.Reply{Op: line.OpWho, Room: "x", Members: []string{"a", "b"}, Count: 3, Text: "x: a, b"}),
+		{"who reply", encodeReply(session.Reply{Op: session.OpWho, Room: "x", Members: []string{"a", "b"}, Count: 3, Text: "x: a, b"}),
 			serverFrame{Op: "info", Re: "who", Room: "x", Members: []string{"a", "b"}, Count: &three, Text: "x: a, b"}},
-		{"error reply", encodeReply(session.Reply{Op: line.OpPub, Error: true, Topic: "a..b", Text: "bad topic"}),
+		{"error reply", encodeReply(session.Reply{Op: session.OpPub, Error: true, Topic: "a..b", Text: "bad topic"}),
 			serverFrame{Op: "error", Re: "pub", Topic: "a..b", Text: "bad topic"}},
-		{"nick error", encodeReply(session.Reply{Op: line.OpNick, Error: true, Topic: "bob", Text: "nick bob is taken"}),
+		{"nick error", encodeReply(session.Reply{Op: session.OpNick, Error: true, Topic: "bob", Text: "nick bob is taken"}),
 			serverFrame{Op: "error", Re: "nick", Nick: "bob", Text: "nick bob is taken"}},
-		{"join error", encodeReply(session.Reply{Op: line.OpJoin, Error: true, Topic: "a..b", Text: "bad topic"}),
+		{"join error", encodeReply(session.Reply{Op: session.OpJoin, Error: true, Topic: "a..b", Text: "bad topic"}),
 			serverFrame{Op: "error", Re: "join", Room: "a..b", Text: "bad topic"}},
 		{"final notice", encodeReply(session.Reply{Text: "server shutting down", Final: session.ReasonShutdown}),
 			serverFrame{Op: "info", Text: "server shutting down", Final: "shutdown"}},
@@ -178,21 +178,26 @@ func TestEncodeFrames(t *testing.T) {
 func TestSSECodec(t *testing.T) {
 	t.Parallel()
 	m := &hub.Message{Kind: hub.KindMessage, Topic: "alerts.disk", From: "http", Text: "disk full", Seq: 1, Time: 1e6}
-	got := string(sseCodec{}.Message(m))
+	fs, err := registerFormats(frames.NewFormats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := sseCodec{fs}
+	got := string(sc.Message(m))
 	want := "event: msg\ndata: {\"op\":\"msg\",\"topic\":\"alerts.disk\",\"from\":\"http\",\"text\":\"disk full\",\"seq\":1,\"ts\":1}\n\n"
 	if got != want {
 		t.Fatalf("SSE message\n got %q\nwant %q", got, want)
 	}
-	if got := string(sseCodec{}.Reply(session.Reply{Op: line.OpSub, Text: "subscribed a.>"})); got != ": subscribed a.>\n\n" {
+	if got := string(sc.Reply(session.Reply{Op: session.OpSub, Text: "subscribed a.>"})); got != ": subscribed a.>\n\n" {
 		t.Fatalf("SSE sub reply = %q", got)
 	}
-	if got := string(encodeReply(session.Reply{Op: line.OpSub, Topic: "a.>", Text: "subscribed a.>"})); !strings.Contains(got, `"topic":"a.>"`) {
+	if got := string(encodeReply(session.Reply{Op: session.OpSub, Topic: "a.>", Text: "subscribed a.>"})); !strings.Contains(got, `"topic":"a.>"`) {
 		t.Fatalf("patterns must not be HTML-escaped: %s", got)
 	}
-	if got := string(sseCodec{}.Reply(session.Reply{Text: "x\ny"})); got != ": x y\n\n" {
+	if got := string(sc.Reply(session.Reply{Text: "x\ny"})); got != ": x y\n\n" {
 		t.Fatalf("SSE comment with newline = %q", got)
 	}
-	if got := string(sseCodec{}.Reply(session.Reply{Error: true, Text: "slow consumer", Final: session.ReasonSlowConsumer})); !strings.HasPrefix(got, "event: error\ndata: {") {
+	if got := string(sc.Reply(session.Reply{Error: true, Text: "slow consumer", Final: session.ReasonSlowConsumer})); !strings.HasPrefix(got, "event: error\ndata: {") {
 		t.Fatalf("SSE final error = %q", got)
 	}
 }

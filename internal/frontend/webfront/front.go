@@ -146,8 +146,8 @@ type Front struct {
 	handler   http.Handler
 	metrics   *doorMetrics
 	collector *metrics.Collector
-	ownStats  bool       // collector is the door's own: Serve runs its sampler
-	pubRate   *ipLimiter // HTTP publishes per client IP; nil without --rate-limit
+	ownStats  bool    // collector is the door's own: Serve runs its sampler
+	formats   formats // the web door's frame-cache keys
 
 	mu       sync.Mutex // guards closed and the Add side of handlers
 	closed   bool
@@ -188,8 +188,11 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 		}
 	}
 	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+	var err error
 	f.connsGone = sync.NewCond(&f.connMu)
-	f.pubRate = newIPLimiter(cfg.Session.RateLimit, cfg.Session.RateBurst)
+	if f.formats, err = registerFormats(reg.Formats()); err != nil {
+		return nil, err
+	}
 	f.collector = cfg.Metrics
 	if f.collector == nil {
 		c, err := metrics.New(h, reg, metrics.Config{})

@@ -11,10 +11,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
-	"github.com/switchboard-hub/switchboard/internal/wire/line"
+	"github.com/switchboard-hub/switchboard/internal/session"
 )
 
 // servePublish publishes the request body (text) on the topic of the path,
@@ -37,15 +36,11 @@ func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
 			return http.StatusUnauthorized
 		}
 	}
-	if ok, wait := f.pubRate.allow(r.RemoteAddr, time.Now()); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		httpError(w, http.StatusTooManyRequests, "rate limited: over --rate-limit publishes per second from this address")
-		return http.StatusTooManyRequests
-	}
 	topic := r.PathValue("topic")
 	if err := hub.ValidateTopic(topic); err != nil {
-		httpError(w, http.StatusBadRequest, userText(err))
-		return http.StatusBadRequest
+		// Refused before the body is read; the session's Publish checks
+		// again, as it does for every door.
+		return publishRefused(w, session.FromHub(err))
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, f.cfg.MaxBody))
 	if err != nil {
@@ -66,16 +61,38 @@ func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
 		httpError(w, http.StatusBadRequest, "empty message: send the text as the request body")
 		return http.StatusBadRequest
 	}
-	n := f.hub.Publish(&hub.Message{Topic: topic, From: HTTPSender, Text: line.SanitizeString(text)})
+	n, err := f.reg.Publish(session.Visitor{Door: "http", Nick: HTTPSender, RemoteAddr: r.RemoteAddr}, topic, text)
+	if err != nil {
+		return publishRefused(w, err)
+	}
 	writeJSON(w, http.StatusAccepted, struct {
 		Delivered int `json:"delivered"`
 	}{n})
 	return http.StatusAccepted
 }
 
-// userText is a hub error as shown to users, without the "hub: " prefix.
-func userText(err error) string {
-	return strings.TrimPrefix(err.Error(), "hub: ")
+// publishRefused answers a publish the session layer refused, with the
+// status that fits the refusal's code, and returns the status.
+func publishRefused(w http.ResponseWriter, err error) int {
+	var e *session.Error
+	if !errors.As(err, &e) {
+		httpError(w, http.StatusInternalServerError, err.Error())
+		return http.StatusInternalServerError
+	}
+	code := http.StatusBadRequest
+	text := e.Text
+	switch e.Code {
+	case session.CodeRateLimited:
+		code = http.StatusTooManyRequests
+		text = "rate limited: over --rate-limit publishes per second from this address"
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
+	case session.CodeDenied:
+		code = http.StatusForbidden
+	case session.CodeInternal:
+		code = http.StatusInternalServerError
+	}
+	httpError(w, code, text)
+	return code
 }
 
 // writeJSON answers code with v as JSON, one line. It does not escape

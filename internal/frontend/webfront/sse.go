@@ -8,7 +8,6 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
-	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 // sseTransport adapts a streaming HTTP response to session.Transport. The
@@ -51,9 +50,10 @@ func (t *sseTransport) SetWriteDeadline(d time.Time) error {
 }
 
 // Close implements session.Transport: the handler returns, which ends the
-// response cleanly. A write stuck on a peer that does not read is cut by
-// an expired deadline first.
-func (t *sseTransport) Close() error {
+// response cleanly; the SSE door's close form is the final "info" event
+// the session has already written. A write stuck on a peer that does not
+// read is cut by an expired deadline first.
+func (t *sseTransport) Close(session.CloseReason) error {
 	t.once.Do(func() {
 		t.mu.Lock()
 		stuck := t.writing
@@ -93,19 +93,16 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{})}
-	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, sseCodec{})
+	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, sseCodec{f.formats})
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
+	// Each answer (": subscribed PATTERN") is queued; together they go out
+	// with the response head in one write.
 	for _, p := range topics {
-		if err := s.Client().Subscribe(p, ""); err != nil {
-			s.Send(session.Reply{Op: line.OpSub, Error: true, Topic: p, Text: "cannot subscribe " + p + ": " + err.Error()})
+		if e := s.Do(session.Request{Op: session.OpSub, Arg: p}); e != nil {
 			s.CloseGracefully(session.ReasonInternal)
 			break
 		}
-	}
-	// Queued together, these go out with the response head in one write.
-	for _, p := range topics {
-		s.Send(session.Reply{Op: line.OpSub, Topic: p, Text: "subscribed " + p})
 	}
 	tick := time.NewTicker(f.cfg.SSEKeepalive)
 	defer tick.Stop()
@@ -117,7 +114,7 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-tick.C:
 			// Through the queue, so it never lands inside another event.
-			s.Send(session.Reply{Op: line.OpPing, Text: "keepalive"})
+			s.Send(session.Reply{Op: session.OpPing, Text: "keepalive"})
 		}
 	}
 }
@@ -136,7 +133,7 @@ func sseTopics(r *http.Request) ([]string, error) {
 	out := make([]string, 0, len(raw))
 	for _, p := range raw {
 		if err := hub.ValidatePattern(p); err != nil {
-			return nil, fmt.Errorf("%s", userText(err))
+			return nil, session.FromHub(err)
 		}
 		if !seen[p] {
 			seen[p] = true

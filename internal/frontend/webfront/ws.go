@@ -17,10 +17,9 @@ import (
 // message per frame, a whole batch in one write through the corked
 // connection underneath. Deadlines apply to that write.
 type wsTransport struct {
-	c     *websocket.Conn
-	cork  *corkConn
-	final atomic.Uint32 // CloseReason of the final notice, set by the codec
-	busy  atomic.Bool   // a batch is being written
+	c    *websocket.Conn
+	cork *corkConn
+	busy atomic.Bool // a batch is being written
 }
 
 // WriteBatch implements session.Transport.
@@ -46,18 +45,36 @@ func (t *wsTransport) SetWriteDeadline(d time.Time) error {
 	return t.cork.SetWriteDeadline(d)
 }
 
-// Close implements session.Transport. After the final notice it closes
-// with the reason's WebSocket status code and the close handshake (bounded
-// by the library at 5s each way); otherwise, or when a write is stuck, it
-// closes at once.
-func (t *wsTransport) Close() error {
-	r := session.CloseReason(t.final.Load())
-	if r == session.ReasonNone || t.busy.Load() {
+// Close implements session.Transport. For a reason with a notice (which
+// the session has written) it closes with the reason's WebSocket status
+// code and the close handshake (bounded by the library at 5s each way);
+// otherwise, or when a write is stuck, it closes at once.
+func (t *wsTransport) Close(r session.CloseReason) error {
+	if r.Notice() == "" || t.busy.Load() {
 		_ = t.c.CloseNow() // an error only means it was closed already
 		return nil
 	}
-	_ = t.c.Close(websocket.StatusCode(r.WebSocketCode()), r.Notice())
+	_ = t.c.Close(closeCode(r), r.Notice())
 	return nil
+}
+
+// closeCode is the RFC 6455 close status code for a session's reason.
+func closeCode(r session.CloseReason) websocket.StatusCode {
+	switch r {
+	case session.ReasonNone, session.ReasonClientQuit, session.ReasonIdle:
+		return websocket.StatusNormalClosure
+	case session.ReasonClientGone, session.ReasonShutdown:
+		return websocket.StatusGoingAway
+	case session.ReasonSlowConsumer:
+		return websocket.StatusPolicyViolation
+	case session.ReasonServerFull:
+		return websocket.StatusTryAgainLater
+	case session.ReasonProtocol:
+		return websocket.StatusProtocolError
+	case session.ReasonNodeGone:
+		return websocket.StatusServiceRestart
+	}
+	return websocket.StatusInternalError
 }
 
 // serveWS upgrades a request to a WebSocket session and reads its frames
@@ -85,16 +102,20 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(f.cfg.MaxMessage)
 	t := &wsTransport{c: c, cork: cw.conn}
-	s := session.New(f.reg, f.sessionConfig("ws", r.RemoteAddr), t, jsonCodec{final: &t.final})
+	cfg := f.sessionConfig("ws", r.RemoteAddr)
+	if !g.publish {
+		cfg.Guard = subscribeOnly{}
+	}
+	s := session.New(f.reg, cfg, t, jsonCodec{f.formats})
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
 	s.Send(session.Reply{Nick: s.Nick(), Text: "welcome to switchboard; you are " + s.Nick()})
-	reason = f.readWS(s, c, g.publish)
+	reason = f.readWS(s, c)
 }
 
 // readWS turns the connection's text frames into session requests until
 // the connection ends, and returns the close reason to record.
-func (f *Front) readWS(s *session.Session, c *websocket.Conn, canPublish bool) session.CloseReason {
+func (f *Front) readWS(s *session.Session, c *websocket.Conn) session.CloseReason {
 	ctx := context.Background()
 	for {
 		typ, data, err := c.Read(ctx)
@@ -107,22 +128,18 @@ func (f *Front) readWS(s *session.Session, c *websocket.Conn, canPublish bool) s
 		f.metrics.wsFrames.Inc()
 		if typ != websocket.MessageText {
 			f.metrics.wsBadFrames.Inc()
-			s.Error("binary frames are not supported: send one JSON object per text frame")
+			s.Refuse(0, &session.Error{Code: session.CodeBadRequest, Text: "binary frames are not supported: send one JSON object per text frame"})
 			continue
 		}
 		req, err := DecodeFrame(data)
 		if err != nil {
 			f.metrics.wsBadFrames.Inc()
 			var fe *FrameError
+			op := session.Op(0)
 			if errors.As(err, &fe) {
-				s.Send(session.Reply{Op: fe.Op, Error: true, Text: fe.Msg})
-			} else {
-				s.Error(err.Error())
+				op = fe.Op
 			}
-			continue
-		}
-		if isPublish(req.Op) && !canPublish {
-			s.Send(session.Reply{Op: req.Op, Error: true, Text: "unauthorized: publishing needs the publish token (Authorization: Bearer TOKEN or ?token=TOKEN)"})
+			s.Refuse(op, &session.Error{Code: session.CodeBadRequest, Text: err.Error()})
 			continue
 		}
 		s.Do(req)

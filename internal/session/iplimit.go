@@ -1,4 +1,4 @@
-package webfront
+package session
 
 import (
 	"net"
@@ -8,11 +8,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// ipLimiter applies the per-client publish rate limit to HTTP publishes,
-// which have no session: one token bucket per client IP address. Buckets
-// idle for longer than it takes them to refill are dropped in passing, so
-// the map stays as small as the set of recent publishers; no goroutine
-// is needed.
+// ipLimiter applies the per-client publish rate limit to clients without
+// a session (HTTP publishes): one token bucket per client IP address.
+// Buckets idle for longer than it takes them to refill are dropped in
+// passing, so the map stays as small as the set of recent publishers; no
+// goroutine is needed.
 type ipLimiter struct {
 	limit rate.Limit
 	burst int

@@ -1,0 +1,99 @@
+package session
+
+import "strconv"
+
+// Op is an operation a client asks its session for. The session owns the
+// vocabulary; each door maps its own syntax onto it (a line-protocol
+// command, a WebSocket JSON op, an SSE query, an HTTP request), which is
+// how every door offers the same operations under the same rules.
+type Op uint8
+
+// The operations. OpSay sends text to the client's current room.
+const (
+	OpSay Op = iota + 1
+	OpHelp
+	OpNick
+	OpJoin
+	OpPart
+	OpRooms
+	OpWho
+	OpMsg
+	OpSub
+	OpUnsub
+	OpPub
+	OpPing
+	OpQuit
+	numOps
+)
+
+// opNames are the operations' names, which doors may use as their own
+// spelling (the line protocol's /NAME, the WebSocket door's "op" field).
+var opNames = [numOps]string{
+	OpSay: "say", OpHelp: "help", OpNick: "nick", OpJoin: "join", OpPart: "part",
+	OpRooms: "rooms", OpWho: "who", OpMsg: "msg", OpSub: "sub", OpUnsub: "unsub",
+	OpPub: "pub", OpPing: "ping", OpQuit: "quit",
+}
+
+// String returns the operation's name, such as "join".
+func (o Op) String() string {
+	if o > 0 && o < numOps {
+		return opNames[o]
+	}
+	return "op(" + strconv.Itoa(int(o)) + ")"
+}
+
+// OpByName returns the operation called name (as String spells it).
+func OpByName(name string) (Op, bool) {
+	for o := OpSay; o < numOps; o++ {
+		if opNames[o] == name {
+			return o, true
+		}
+	}
+	return 0, false
+}
+
+// Param is one argument of an operation, for help texts: Field is the
+// Request field it fills.
+type Param struct {
+	Name     string // what it is, e.g. "room"
+	Field    Field  // where a Request carries it
+	Optional bool
+}
+
+// Field names a Request field.
+type Field uint8
+
+// Request fields.
+const (
+	FieldArg  Field = iota + 1 // Request.Arg
+	FieldArg2                  // Request.Arg2
+	FieldText                  // Request.Text
+)
+
+// Command describes one operation for help: what it takes and does, in
+// no door's syntax. Each door renders the list in its own.
+type Command struct {
+	Op      Op
+	Params  []Param
+	Summary string
+}
+
+// commands is the help of every operation a client may ask for, in the
+// order help shows them.
+var commands = []Command{
+	{OpNick, []Param{{"name", FieldArg, false}}, "change your nick (1-32 of A-Z a-z 0-9 _ -)"},
+	{OpJoin, []Param{{"room", FieldArg, false}}, "join a room and talk in it; plain text goes to your current room"},
+	{OpPart, []Param{{"room", FieldArg, true}}, "leave a room (default: the current one)"},
+	{OpRooms, nil, "list rooms and their member counts"},
+	{OpWho, []Param{{"room", FieldArg, true}}, "list a room's members (default: the current one)"},
+	{OpMsg, []Param{{"nick", FieldArg, false}, {"text", FieldText, false}}, "private message"},
+	{OpSub, []Param{{"pattern", FieldArg, false}, {"group", FieldArg2, true}}, "subscribe to topics: a.b, a.* (one word), a.> (the rest); GROUP shares the work"},
+	{OpUnsub, []Param{{"pattern", FieldArg, false}}, "drop a subscription"},
+	{OpPub, []Param{{"topic", FieldArg, false}, {"text", FieldText, false}}, "publish TEXT on TOPIC (no reply unless it fails)"},
+	{OpPing, []Param{{"token", FieldText, true}}, "answers pong (with the token) once everything before it has been answered"},
+	{OpQuit, nil, "leave"},
+}
+
+// Commands returns the help of every operation, in the order help shows
+// them. The slice is shared: do not modify it.
+func Commands() []Command { return commands }
