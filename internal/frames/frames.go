@@ -18,8 +18,10 @@ import (
 )
 
 // Slots is how many formats one Formats table can hold. A Cache has one
-// slot per format; Register fails past this number, at start-up.
-const Slots = 6
+// slot per format; Register fails past this number, at start-up. Five
+// leave room beside today's line, JSON and SSE formats for the Redis and
+// MQTT doors to come, and keep a message within a 256-byte allocation.
+const Slots = 5
 
 // Format is a registered wire format: the key of one cache slot. It is
 // immutable and safe to share.
@@ -62,15 +64,16 @@ func (t *Formats) Register(name string) (*Format, error) {
 // value is empty and ready. It is safe for concurrent use; the bytes it
 // returns are shared and must not be modified.
 type Cache struct {
-	state [Slots]atomic.Uint32 // empty, busy or ready
-	b     [Slots][]byte        // valid once its state is ready
+	state atomic.Uint32 // two bits per slot: empty, busy or ready
+	b     [Slots][]byte // valid once its slot is ready
 }
 
-// Slot states.
+// Slot states, two bits each in Cache.state.
 const (
 	empty uint32 = iota
 	busy
 	ready
+	stateMask = 3
 )
 
 // Get returns m encoded in format f, calling encode(m) on first use and
@@ -78,18 +81,31 @@ const (
 // an atomic store; a concurrent caller that finds the slot busy encodes a
 // private copy rather than wait.
 func Get[M any](c *Cache, f *Format, m M, encode func(M) []byte) []byte {
-	st := &c.state[f.slot]
-	if st.Load() == ready {
+	shift := 2 * uint(f.slot)
+	st := c.state.Load()
+	if st>>shift&stateMask == ready {
 		return c.b[f.slot]
 	}
-	if !st.CompareAndSwap(empty, busy) {
-		if st.Load() == ready {
-			return c.b[f.slot]
+	for {
+		if st>>shift&stateMask != empty {
+			if st>>shift&stateMask == ready {
+				return c.b[f.slot]
+			}
+			return encode(m)
 		}
-		return encode(m)
+		if c.state.CompareAndSwap(st, st|busy<<shift) {
+			break
+		}
+		st = c.state.Load()
 	}
 	b := encode(m)
 	c.b[f.slot] = b
-	st.Store(ready)
-	return b
+	// busy (01) becomes ready (10): clear one bit and set the other
+	// without disturbing the other slots.
+	for {
+		st = c.state.Load()
+		if c.state.CompareAndSwap(st, st&^(stateMask<<shift)|ready<<shift) {
+			return b
+		}
+	}
 }

@@ -81,3 +81,37 @@ func TestGetEncodesOnce(t *testing.T) {
 		t.Fatalf("second slot: %q", got)
 	}
 }
+
+// TestGetSlotsIndependent fills every slot of one cache from concurrent
+// goroutines: the slots share one state word, and no slot may see another
+// slot's bytes or lose its own.
+func TestGetSlotsIndependent(t *testing.T) {
+	ft := NewFormats()
+	var fs []*Format
+	for i := range Slots {
+		f, _ := ft.Register(fmt.Sprint("f", i))
+		fs = append(fs, f)
+	}
+	for range 200 {
+		var c Cache
+		var wg sync.WaitGroup
+		for i, f := range fs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				want := fmt.Sprint(i)
+				for range 3 {
+					if got := string(Get(&c, f, i, func(i int) []byte { return []byte(fmt.Sprint(i)) })); got != want {
+						t.Errorf("slot %d gave %q", i, got)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for i, f := range fs {
+			if got := string(Get(&c, f, -1, func(int) []byte { return []byte("encoded again") })); got != fmt.Sprint(i) {
+				t.Fatalf("slot %d not kept: %q", i, got)
+			}
+		}
+	}
+}
