@@ -37,7 +37,7 @@ func TestAbusiveClientMemoryIsReleased(t *testing.T) {
 		do   func(c *hub.Client, i int) error
 	}{
 		{"publishes to new topics without subscribers", 200_000, func(c *hub.Client, i int) error {
-			_, err := c.Publish(long+"."+strconv.Itoa(i), "x")
+			_, _, err := c.Publish(long+"."+strconv.Itoa(i), "x", 0)
 			return err
 		}},
 		{"joins", 300_000, func(c *hub.Client, i int) error {

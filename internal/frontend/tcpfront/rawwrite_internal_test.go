@@ -1,6 +1,8 @@
 package tcpfront
 
 import (
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/session"
 	"net"
 	"runtime"
 	"sync"
@@ -20,7 +22,7 @@ type rawPair struct {
 // everything is closed when the test ends.
 func newRawPair(t testing.TB) rawPair {
 	t.Helper()
-	f, err := Listen(Config{Addr: "127.0.0.1:0"}, nil)
+	f, err := Listen(Config{Addr: "127.0.0.1:0"}, session.NewRegistry(hub.New(hub.Config{}), session.Limits{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ func newRawPair(t testing.TB) rawPair {
 	if err := rc.Control(func(fd uintptr) { r.fd = int(fd) }); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = r.Close() })
+	t.Cleanup(func() { _ = r.Close(session.ReasonClientGone) })
 	return rawPair{r: r, peer: peer}
 }
 
@@ -84,7 +86,7 @@ func TestRawWriteNeverReachesReusedDescriptor(t *testing.T) {
 			// Let the writer get going before the close.
 			runtime.Gosched()
 		}
-		if err := p.r.Close(); err != nil {
+		if err := p.r.Close(session.ReasonClientGone); err != nil {
 			t.Fatalf("round %d: Close: %v", round, err)
 		}
 		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
