@@ -31,12 +31,16 @@ type ipBucket struct {
 const ipSweepEvery = time.Minute
 
 // newIPLimiter returns a limiter of perSecond publishes per IP with the
-// given burst (at least 1), or nil when perSecond is 0 (no limit).
+// given burst (DefaultRateBurst when not positive), or nil when perSecond
+// is 0 (no limit).
 func newIPLimiter(perSecond float64, burst int) *ipLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &ipLimiter{limit: rate.Limit(perSecond), burst: max(burst, 1), buckets: make(map[string]*ipBucket)}
+	if burst <= 0 {
+		burst = DefaultRateBurst
+	}
+	return &ipLimiter{limit: rate.Limit(perSecond), burst: burst, buckets: make(map[string]*ipBucket)}
 }
 
 // allow reports whether remoteAddr (host:port or host) may publish now and,

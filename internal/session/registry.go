@@ -22,7 +22,7 @@ type Limits struct {
 	MaxConnsPerIP int // connections per remote IP address, across all doors
 	// VisitorRate and VisitorBurst limit publishes by clients without a
 	// session (HTTP publishes), per remote IP, in messages per second;
-	// the burst defaults to 1.
+	// the burst defaults to DefaultRateBurst.
 	VisitorRate  float64
 	VisitorBurst int
 }
