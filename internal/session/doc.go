@@ -1,18 +1,27 @@
 // Package session is one connected client, whatever door it came through:
-// its hub identity, its current room, the commands it may run, and its
-// bounded outbound queue with the writer that drains it.
+// its hub identity, its current room, the operations it may ask for, and
+// its bounded outbound queue with the writer that drains it.
 //
-// A front end (TCP, WebSocket, SSE …) implements the small Transport
-// interface and a Codec for its wire format, creates a Session with New, and
-// runs one reader goroutine that turns incoming frames into Requests for
-// Session.Do. Everything addressed to the client — replies, messages, room
-// events — is encoded once by the Codec and appended to the outbound queue
-// without waiting; a writer goroutine, started only while there is
-// something to write, hands the whole queue to Transport.WriteBatch in one
-// call (one writev on TCP). A client whose queue exceeds its byte limit is a
-// slow consumer: it is told so when possible and disconnected, and nobody
-// else waits for it.
+// Files by job: op.go (the operations and their help), do.go (Do, the one
+// entry point of every operation: rate limit, Guard permissions,
+// sanitizing), errors.go (refusals as typed values with stable codes),
+// visitor.go (the same operations for clients without a session, such as
+// an HTTP publish), deliver.go (the delivery layer: a publish's route is
+// queued to each recipient, batched per read and written at the batch's
+// end, big routes in parallel), queue.go (the queue, the writer goroutine,
+// closing), registry.go (live sessions, limits, counters, shutdown).
 //
-// Registry tracks live sessions for connection limits, statistics and
-// graceful shutdown.
+// A door implements the small Transport interface and a Codec for its wire
+// format (registering the format with Registry.Formats), creates a Session
+// with New, and runs one reader that maps its syntax onto Requests for
+// Session.Do, wrapping each read in BeginBatch/EndBatch. Everything
+// addressed to the client — replies, messages, room events — is encoded
+// once per format and appended to the outbound queue without waiting; a
+// writer goroutine, started only while there is something to write, hands
+// the whole queue to Transport.WriteBatch in one call (one writev on TCP).
+// A client whose queue exceeds its byte limit is a slow consumer: it is
+// told so when possible and disconnected, and nobody else waits for it.
+// Each door maps a CloseReason onto its own close form
+// (Transport.Close(reason)) and renders help and refusals in its own
+// syntax.
 package session

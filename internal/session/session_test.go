@@ -15,23 +15,12 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/hubtest"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 // waitFor bounds every wait in these tests; it only catches hangs.
 const waitFor = 10 * time.Second
-
-// eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 var errClosed = errors.New("fake transport closed")
 
@@ -243,7 +232,7 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 	s, tr := e.open(t, session.Config{})
 	tr.block()
 	s.Info("first")
-	eventually(t, "the writer to block in WriteBatch", tr.writing)
+	testkit.Eventually(t, "the writer to block in WriteBatch", tr.writing)
 	const n = 200
 	for i := 0; i < n; i++ {
 		s.Info(fmt.Sprint(i))
@@ -252,7 +241,7 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 		t.Errorf("QueuedBytes = %d while frames wait", q)
 	}
 	tr.unblock()
-	eventually(t, "all frames written", func() bool { return len(tr.frames()) == n+1 })
+	testkit.Eventually(t, "all frames written", func() bool { return len(tr.frames()) == n+1 })
 	sizes := tr.batchSizes()
 	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != n {
 		t.Errorf("batch sizes %v, want [1 %d]: frames queued during a write leave in one batch", sizes, n)
@@ -262,7 +251,7 @@ func TestWriterCoalescesQueuedFrames(t *testing.T) {
 			t.Fatalf("frame %d = %q, want %q", i, f, want)
 		}
 	}
-	eventually(t, "queue empty", func() bool { return s.QueuedBytes() == 0 })
+	testkit.Eventually(t, "queue empty", func() bool { return s.QueuedBytes() == 0 })
 }
 
 func TestSlowConsumerNoticeIsLastFrame(t *testing.T) {
@@ -273,12 +262,12 @@ func TestSlowConsumerNoticeIsLastFrame(t *testing.T) {
 	const limit = 1000
 	s, tr := e.open(t, session.Config{MaxPending: limit})
 	s.Do(session.Request{Op: session.OpSub, Arg: "t"})
-	eventually(t, "subscribe reply", func() bool { return len(tr.frames()) == 1 })
+	testkit.Eventually(t, "subscribe reply", func() bool { return len(tr.frames()) == 1 })
 	tr.block()
 	if _, err := hubtest.Publish(pub, "t", "in flight"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the writer to block", tr.writing)
+	testkit.Eventually(t, "the writer to block", tr.writing)
 	// Fill the queue past its byte limit while the writer is stuck.
 	sent := 0
 	for i := 0; i < 100 && s.Reason() == session.ReasonNone; i++ {
@@ -303,7 +292,7 @@ func TestSlowConsumerNoticeIsLastFrame(t *testing.T) {
 		t.Errorf("SlowConsumers = %d, want 1", got)
 	}
 	tr.unblock()
-	eventually(t, "transport closed", tr.isClosed)
+	testkit.Eventually(t, "transport closed", tr.isClosed)
 	<-s.Done()
 	frames := tr.frames()
 	want := []string{"* subscribed t\n", msgFrame("t", pub.Nick(), "in flight"), "! slow consumer, disconnecting\n"}
@@ -321,7 +310,7 @@ func TestSlowConsumerThatNeverReadsIsCut(t *testing.T) {
 	s, tr := e.open(t, session.Config{MaxPending: 100})
 	tr.block() // the peer never reads again
 	s.Info("stuck")
-	eventually(t, "the writer to block", tr.writing)
+	testkit.Eventually(t, "the writer to block", tr.writing)
 	for i := 0; i < 10; i++ {
 		s.Info(strings.Repeat("y", 20))
 	}
@@ -349,7 +338,7 @@ func TestRepliesCountTowardTheLimit(t *testing.T) {
 	s, tr := e.open(t, session.Config{MaxPending: 64})
 	tr.block()
 	s.Info("x")
-	eventually(t, "the writer to block", tr.writing)
+	testkit.Eventually(t, "the writer to block", tr.writing)
 	for i := 0; i < 20 && s.Reason() == session.ReasonNone; i++ {
 		s.Do(session.Request{Op: session.OpPing})
 	}
@@ -388,7 +377,7 @@ func TestPerPublisherOrderAndNoLossWhenKeepingUp(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, "every message written", func() bool { return len(tr.frames()) == 1+pubs*per })
+	testkit.Eventually(t, "every message written", func() bool { return len(tr.frames()) == 1+pubs*per })
 	next := map[string]int{}
 	for _, f := range tr.frames()[1:] {
 		sl, err := line.ParseServerLine([]byte(strings.TrimSuffix(f, "\n")))
@@ -443,7 +432,7 @@ func TestCloseGracefullyWithEmptyQueueCloses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(session.Limits{})
 	s, tr := e.open(t, session.Config{})
-	eventually(t, "nothing being written", func() bool { return !tr.writing() })
+	testkit.Eventually(t, "nothing being written", func() bool { return !tr.writing() })
 	s.CloseGracefully(session.ReasonWriteError) // a reason without a notice
 	select {
 	case <-s.Done():
@@ -465,7 +454,7 @@ func TestFinishWaitsForWriter(t *testing.T) {
 	}
 	tr.block()
 	s.Info("hello")
-	eventually(t, "the writer to block", tr.writing)
+	testkit.Eventually(t, "the writer to block", tr.writing)
 	// Finish (the reader giving up) closes the transport, which fails the
 	// blocked write; Finish returns only after the writer is gone.
 	s.Finish(session.ReasonClientGone)
@@ -653,7 +642,7 @@ func TestRegistryShutdownDeadlineForceCloses(t *testing.T) {
 	s, tr := e.open(t, session.Config{})
 	tr.block() // never drains
 	s.Info("stuck")
-	eventually(t, "the writer to block", tr.writing)
+	testkit.Eventually(t, "the writer to block", tr.writing)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := e.reg.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -711,7 +700,7 @@ func TestDo(t *testing.T) {
 		token := fmt.Sprint("barrier", i)
 		s.Do(session.Request{Op: session.OpPing, Text: token})
 		var got []string
-		eventually(t, "the barrier", func() bool {
+		testkit.Eventually(t, "the barrier", func() bool {
 			f := tr.frames()
 			if len(f) > 0 && f[len(f)-1] == "* pong "+token+"\n" {
 				got = f[before : len(f)-1]
@@ -728,12 +717,12 @@ func TestDo(t *testing.T) {
 		}
 	}
 	s.Do(session.Request{Op: session.OpHelp})
-	eventually(t, "help", func() bool {
+	testkit.Eventually(t, "help", func() bool {
 		return strings.Contains(strings.Join(tr.frames(), ""), "* /quit\n")
 	})
 	// Bob saw alice join, her sanitized text and her private message.
 	other.Do(session.Request{Op: session.OpPing})
-	eventually(t, "bob's pong", func() bool { f := otr.frames(); return len(f) > 0 && f[len(f)-1] == "* pong\n" })
+	testkit.Eventually(t, "bob's pong", func() bool { f := otr.frames(); return len(f) > 0 && f[len(f)-1] == "* pong\n" })
 	all := strings.Join(otr.frames(), "")
 	for _, want := range []string{"[lobby] alice: hello \uFFFD[2J\n", "(private) alice: psst\n"} {
 		if !strings.Contains(all, want) {
@@ -756,7 +745,7 @@ func TestRateLimit(t *testing.T) {
 	}
 	s.Do(session.Request{Op: session.OpMsg, Arg: "nobody", Text: "x"})
 	s.Do(session.Request{Op: session.OpPing})
-	eventually(t, "pong", func() bool { f := tr.frames(); return len(f) > 0 && f[len(f)-1] == "* pong\n" })
+	testkit.Eventually(t, "pong", func() bool { f := tr.frames(); return len(f) > 0 && f[len(f)-1] == "* pong\n" })
 	got := tr.frames()
 	want := []string{"! rate limited\n", "! rate limited\n", "! rate limited\n", "* pong\n"}
 	if strings.Join(got, "") != strings.Join(want, "") {
