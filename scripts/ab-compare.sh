@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# ab-compare.sh — two builds of switchboard side by side, in one run.
+#
+#   scripts/ab-compare.sh BEFORE_BIN AFTER_BIN
+#
+# Starts both servers on loopback (ports 18182 and 18183, no web door),
+# then alternates between them: `bench fanout` at K = 1, 10, 100, 1000
+# (RUNS rounds, before and after taking turns within each round), then
+# `bench conns` (CONNS idle subscribed connections and BROADCASTS
+# broadcasts) PAIRS times each, alternating. The load generator is the
+# AFTER binary's `bench`, the same for both. Prints a table of medians:
+# deliveries per server CPU-second, lost messages, broadcast last-receiver
+# p50/p99 and bytes per idle connection. Bounded: every bench run has its
+# own --timeout and the script a watchdog (BUDGET seconds, default 900).
+# Reports go to OUT (default bench-results/ab).
+set -euo pipefail
+before=${1:?usage: ab-compare.sh BEFORE_BIN AFTER_BIN}
+after=${2:?usage: ab-compare.sh BEFORE_BIN AFTER_BIN}
+KS=${KS:-"1 10 100 1000"}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-4s}
+CONNS=${CONNS:-19000}
+BROADCASTS=${BROADCASTS:-20}
+PAIRS=${PAIRS:-2}
+IDLE=${IDLE:-3s}
+BUDGET=${BUDGET:-900}
+root=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-$root/bench-results/ab}
+log() { printf '%s ab-compare: %s\n' "$(date +%T)" "$*" >&2; }
+started=()
+cleanup() {
+	local p
+	for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${started[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+main_pid=$$
+(
+	end=$((SECONDS + BUDGET))
+	while kill -0 "$main_pid" 2>/dev/null && ((SECONDS < end)); do sleep 1; done
+	if kill -0 "$main_pid" 2>/dev/null; then log "budget of ${BUDGET}s exhausted"; kill -TERM "$main_pid"; fi
+) &
+started+=($!)
+
+declare -A bin=([before]=$before [after]=$after) port=([before]=18182 [after]=18183) pid=()
+for w in before after; do
+	"${bin[$w]}" serve --tcp-addr "127.0.0.1:${port[$w]}" --http-addr '' >"/tmp/ab-$w.log" 2>&1 &
+	pid[$w]=$!
+	started+=("${pid[$w]}")
+done
+for w in before after; do
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/${port[$w]}") 2>/dev/null && break
+		sleep 0.1
+	done
+done
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+log "servers up (before pid ${pid[before]}, after pid ${pid[after]}); load $(cut -d' ' -f1-3 /proc/loadavg)"
+for run in $(seq 1 "$RUNS"); do
+	for k in $KS; do
+		order=(before after)
+		((run % 2 == 0)) && order=(after before)
+		for w in "${order[@]}"; do
+			log "fanout K=$k $w (round $run/$RUNS)"
+			"$after" bench fanout --target "tcp://127.0.0.1:${port[$w]}" --server-pid "${pid[$w]}" \
+				-k "$k" -p 1 --size 64 --duration "$DURATION" --timeout 90s --no-progress --json \
+				>"$OUT/fanout-$w-k$k-run$run.json" || log "fanout K=$k $w failed"
+		done
+	done
+done
+for pair in $(seq 1 "$PAIRS"); do
+	order=(before after)
+	((pair % 2 == 0)) && order=(after before)
+	for w in "${order[@]}"; do
+		log "conns N=$CONNS $w (pair $pair/$PAIRS)"
+		"$after" bench conns --target "tcp://127.0.0.1:${port[$w]}" --server-pid "${pid[$w]}" \
+			-n "$CONNS" -b "$BROADCASTS" --idle "$IDLE" --timeout 150s --no-progress --json \
+			>"$OUT/conns-$w-pair$pair.json" || log "conns $w failed"
+	done
+done
+log "done; load $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$OUT" <<'PY'
+import glob, json, statistics, sys, collections
+out = sys.argv[1]
+fan = collections.defaultdict(list)
+for f in glob.glob(out + "/fanout-*.json"):
+    try:
+        d = json.load(open(f))
+    except Exception:
+        continue
+    w, k = f.split("/")[-1].split("-")[1:3]
+    fan[(w, int(k[1:]))].append(d)
+print("| K | before: deliveries per server CPU-s (median) | after | after ÷ before | lost before/after |")
+print("|---|---:|---:|---:|---|")
+for k in sorted({k for _, k in fan}):
+    b = [d["deliveries_per_server_cpu_second"] for d in fan[("before", k)]]
+    a = [d["deliveries_per_server_cpu_second"] for d in fan[("after", k)]]
+    if not a or not b:
+        continue
+    lb = sum(d["lost"] for d in fan[("before", k)]); la = sum(d["lost"] for d in fan[("after", k)])
+    mb, ma = statistics.median(b), statistics.median(a)
+    print(f"| {k} | {mb/1e6:.2f} M ({', '.join(f'{x/1e6:.2f}' for x in b)}) | {ma/1e6:.2f} M ({', '.join(f'{x/1e6:.2f}' for x in a)}) | {ma/mb:.2f} | {lb}/{la} |")
+conns = collections.defaultdict(list)
+for f in glob.glob(out + "/conns-*.json"):
+    try:
+        d = json.load(open(f))
+    except Exception:
+        continue
+    conns[f.split("/")[-1].split("-")[1]].append(d)
+print()
+print("| build | broadcast last receiver p50 / p99 (ms, all broadcasts pooled) | bytes per conn (+settle) | lost |")
+print("|---|---|---:|---:|")
+for w in ("before", "after"):
+    xs = sorted(x for d in conns[w] for x in d.get("broadcast_last_ms", []))
+    if not xs:
+        continue
+    p = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))]
+    bpc = statistics.median(d["bytes_per_conn"] for d in conns[w])
+    print(f"| {w} | {p(0.5):.0f} / {p(0.99):.0f} ({len(xs)} broadcasts) | {bpc:.0f} | {sum(d['lost'] for d in conns[w])} |")
+PY
