@@ -55,7 +55,8 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	// Web door.
 	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()
 	s.String(&cfg.Web.SubscribeToken, "subscribe-token", "", "when set, WebSocket and SSE streams need this token (or the publish token); empty = open").Secret()
-	s.List(&cfg.Web.AllowedOrigins, "allowed-origins", nil, "comma-separated WebSocket Origin host patterns accepted besides the same origin, e.g. \"*.example.com,localhost:3000\"; \"*\" = any")
+	s.List(&cfg.Web.AllowedOrigins, "allowed-origins", nil, "comma-separated Origin host patterns accepted besides the same origin for WebSocket and HTTP publish, e.g. \"*.example.com,localhost:3000\"; \"*\" = any")
+	s.List(&cfg.Web.AllowedHosts, "allowed-hosts", nil, "comma-separated Host header patterns the web door answers, e.g. \"chat.example.com,*.example.org\"; \"*\" = any; empty = any when listening on all interfaces, else the listen host, localhost and loopback addresses; others get 403")
 	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")
 	config.Size(s, &cfg.Web.MaxBody, "max-body", webfront.DefaultMaxBody, "HTTP publish body limit; larger bodies get 413")
 	config.Size(s, &cfg.Web.MaxMessage, "max-ws-message", webfront.DefaultMaxMessage, "WebSocket message size limit; larger messages close the connection (1009)")

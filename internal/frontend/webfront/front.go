@@ -95,6 +95,12 @@ type Config struct {
 	// the end of its answer (default DefaultWriteTimeout); keep it above
 	// ReadTimeout. Streams lift it once they start.
 	WriteTimeout time.Duration
+	// AllowedHosts are the Host header patterns the door answers, as in
+	// path.Match without the port ("*.example.com"); "*" answers any.
+	// Empty means any host when Addr listens on all interfaces, else the
+	// listen address's host, "localhost" and the loopback addresses.
+	// Other hosts get 403: the defence against DNS rebinding.
+	AllowedHosts []string
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -146,8 +152,9 @@ type Front struct {
 	handler   http.Handler
 	metrics   *doorMetrics
 	collector *metrics.Collector
-	ownStats  bool    // collector is the door's own: Serve runs its sampler
-	formats   formats // the web door's frame-cache keys
+	ownStats  bool     // collector is the door's own: Serve runs its sampler
+	formats   formats  // the web door's frame-cache keys
+	hosts     hostRule // the Host headers answered
 
 	mu       sync.Mutex // guards closed and the Add side of handlers
 	closed   bool
@@ -187,8 +194,11 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 			return nil, fmt.Errorf("web door: bad allowed origin pattern %q: %w", p, err)
 		}
 	}
-	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
-	var err error
+	hosts, err := newHostRule(cfg.Addr, cfg.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	f := &Front{cfg: cfg, hub: h, reg: reg, log: cfg.Logger, hosts: hosts, quit: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	f.connsGone = sync.NewCond(&f.connMu)
 	if f.formats, err = registerFormats(reg.Formats()); err != nil {
 		return nil, err
@@ -243,7 +253,7 @@ func (f *Front) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", f.serveHealth)
 	mux.HandleFunc("GET /readyz", f.serveReady)
 	f.assetRoutes(mux)
-	return securityHeaders(mux)
+	return securityHeaders(f.checkHost(mux))
 }
 
 // track counts running handlers so Wait can wait for them, refuses new

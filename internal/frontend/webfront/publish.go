@@ -25,6 +25,12 @@ func (f *Front) servePublish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
+	if !f.originAllowed(r) {
+		// A page on another site publishing through a visitor's
+		// browser: refused, as for WebSocket.
+		httpError(w, http.StatusForbidden, "cross-origin publish refused: Origin "+clip(r.Header.Get("Origin"))+" is neither this host nor in --allowed-origins")
+		return http.StatusForbidden
+	}
 	if f.cfg.PublishToken != "" {
 		tok, ok := bearerToken(r)
 		if !ok {
