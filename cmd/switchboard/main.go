@@ -6,6 +6,8 @@
 //	switchboard [serve] [flags]   run the hub (the default)
 //	switchboard bench ...         measure a hub (or redis, nats) under load
 //	switchboard stress ...        the goroutine experiments, measured
+//	switchboard pub TOPIC [TEXT]  publish a message (or each line of stdin)
+//	switchboard sub PATTERN...    print the messages on patterns
 //	switchboard version           print the version
 package main
 
@@ -49,6 +51,10 @@ func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writ
 		return benchMain(ctx, args, stdout, stderr)
 	case "stress":
 		return stressMain(ctx, args, stdout, stderr)
+	case "pub":
+		return pubMain(ctx, args, stdout, stderr)
+	case "sub":
+		return subMain(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchboard", versionString())
 		return nil
@@ -67,6 +73,8 @@ Usage:
   switchboard [serve] [flags]   run the hub (the default); see switchboard serve --help
   switchboard bench SCENARIO    load-test a hub, redis or nats; see switchboard bench help
   switchboard stress EXPERIMENT the goroutine experiments, measured; see switchboard stress help
+  switchboard pub TOPIC [TEXT]  publish TEXT, or each line of stdin, on TOPIC; see switchboard pub -h
+  switchboard sub PATTERN...    print every message on the patterns, one a line; see switchboard sub -h
   switchboard version           print the version
 `)
 }
