@@ -16,12 +16,13 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/lineclient"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testTimeout bounds every command a test runs; it only catches hangs.
-const testTimeout = 20 * time.Second
+const testTimeout = testkit.Timeout
 
 // startServer runs a real server with its TCP door on a free loopback
 // port, changed by opt if given, and stops it when the test ends.
@@ -126,7 +127,7 @@ func (r *run) wait(t *testing.T) error {
 // ready waits until a running sub says its subscriptions are active.
 func (r *run) ready(t *testing.T) {
 	t.Helper()
-	eventually(t, "sub to be ready", func() bool {
+	testkit.Eventually(t, "sub to be ready", func() bool {
 		select {
 		case <-r.done:
 			t.Fatalf("sub ended before it was ready: %v\nstderr: %s", r.err, r.stderr.String())
@@ -134,17 +135,6 @@ func (r *run) ready(t *testing.T) {
 		}
 		return strings.Contains(r.stderr.String(), "switchboard sub: subscribed to ")
 	})
-}
-
-// eventually polls cond until it holds, failing the test after a bound.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(testTimeout); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // listener subscribes a test client to pattern and returns it.
