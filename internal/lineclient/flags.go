@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/config"
 )
 
 // Defaults shared by pub and sub.
@@ -89,12 +91,18 @@ func serverAddr(s string) (string, error) {
 
 // parseArgs parses flags that may come before, between or after the
 // positional arguments, as in `switchboard sub a.* --count 1`; "--" ends
-// the flags. It returns the positional arguments.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+// the flags. It returns the positional arguments. Errors name the flag
+// the way every switchboard command does (config.Parse); -h and --help
+// print head and the flags to stderr and return flag.ErrHelp.
+func parseArgs(fs *flag.FlagSet, head string, args []string, stderr io.Writer) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		if err := config.Parse(fs, args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usage(stderr, head, fs)
+				return nil, err
+			}
+			return nil, fmt.Errorf("%s: %w (see switchboard %s -h)", fs.Name(), err, fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -109,20 +117,9 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// newFlagSet makes a flag set whose -h prints usage in the --flag form
-// serve --help uses.
-func newFlagSet(name, head string, w io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.Usage = func() {
-		fmt.Fprint(w, head)
-		fs.VisitAll(func(f *flag.Flag) {
-			def := f.DefValue
-			if def == "" {
-				def = `""`
-			}
-			fmt.Fprintf(w, "  --%s\n        %s\n        default %s\n", f.Name, f.Usage, def)
-		})
-	}
-	return fs
+// usage prints head and the flags in the format of `switchboard serve
+// --help`.
+func usage(w io.Writer, head string, fs *flag.FlagSet) {
+	fmt.Fprint(w, head)
+	config.PrintFlags(w, fs)
 }

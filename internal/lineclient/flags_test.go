@@ -48,7 +48,7 @@ func TestParseArgs(t *testing.T) {
 	} {
 		fs := flag.NewFlagSet("x", flag.ContinueOnError)
 		n := fs.Int("n", 0, "")
-		pos, err := parseArgs(fs, tt.args)
+		pos, err := parseArgs(fs, "", tt.args, nil)
 		if err != nil || !slices.Equal(pos, tt.pos) || *n != tt.n {
 			t.Errorf("parseArgs(%q) = %q, n=%d, %v; want %q, n=%d", tt.args, pos, *n, err, tt.pos, tt.n)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/lineclient"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"github.com/switchboard-hub/switchboard/internal/server"
@@ -28,7 +29,7 @@ const testTimeout = testkit.Timeout
 // port, changed by opt if given, and stops it when the test ends.
 func startServer(t *testing.T, opt func(*server.Config)) *server.Server {
 	t.Helper()
-	cfg := server.Config{TCPAddr: "127.0.0.1:0"}
+	cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}
 	if opt != nil {
 		opt(&cfg)
 	}

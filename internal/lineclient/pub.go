@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -41,15 +42,15 @@ type pubOpts struct {
 // error otherwise.
 func Pub(ctx context.Context, args []string, env Env) error {
 	var o pubOpts
-	fs := newFlagSet("pub", pubHead, env.Stderr)
+	fs := flag.NewFlagSet("pub", flag.ContinueOnError)
 	o.bind(fs, env)
 	fs.StringVar(&o.nick, "nick", "", "publish as this nick instead of the guest nick the server gives")
-	pos, err := parseArgs(fs, args)
+	pos, err := parseArgs(fs, pubHead, args, env.Stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		fs.Usage()
+		usage(env.Stderr, pubHead, fs)
 		return errors.New("pub: missing TOPIC")
 	}
 	addr, err := o.check()

@@ -72,7 +72,7 @@ func TestPubNick(t *testing.T) {
 // was handled; the replies are printed on stderr.
 func TestPubErrorReplies(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, func(c *server.Config) { c.MaxLine = 64 })
+	srv := startServer(t, func(c *server.Config) { c.TCP.MaxLine = 64 })
 	addr := srv.TCPAddr()
 	l := listener(t, addr, "ok")
 	tests := []struct {
@@ -110,7 +110,7 @@ func TestPubErrorReplies(t *testing.T) {
 // and pub says so with a non-zero exit.
 func TestPubRateLimited(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, func(c *server.Config) { c.RateLimit = 0.5; c.RateBurst = 2 })
+	srv := startServer(t, func(c *server.Config) { c.Session.RateLimit = 0.5; c.Session.RateBurst = 2 })
 	r := start(t, lineclient.Pub, "1\n2\n3\n4\n", env(srv.TCPAddr()), "t")
 	if err := r.wait(t); err == nil || !strings.Contains(err.Error(), "refused 2 of 4 message(s)") || strings.Count(r.stderr.String(), "! rate limited") != 2 {
 		t.Errorf("err = %v, want 2 rate-limit errors for 4 messages", err)
@@ -162,7 +162,7 @@ func TestPubBadArguments(t *testing.T) {
 		{[]string{"--timeout", "0s", "t", "x"}, "--timeout"},
 		{[]string{"--server", "", "t", "x"}, "--server is empty"},
 		{[]string{"--nick", "a b", "t", "x"}, "one word"},
-		{[]string{"--bogus", "t", "x"}, "flag provided but not defined"},
+		{[]string{"--bogus", "t", "x"}, "unknown flag --bogus"},
 	} {
 		r := start(t, lineclient.Pub, "", env(dead), tt.args...)
 		if err := r.wait(t); err == nil || !strings.Contains(err.Error(), tt.want) {

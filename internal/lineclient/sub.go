@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -48,18 +49,18 @@ type subOpts struct {
 // refuses a subscription, sends an error or goes away.
 func Sub(ctx context.Context, args []string, env Env) error {
 	var o subOpts
-	fs := newFlagSet("sub", subHead, env.Stderr)
+	fs := flag.NewFlagSet("sub", flag.ContinueOnError)
 	o.bind(fs, env)
 	fs.IntVar(&o.count, "count", 0, "exit after this many messages; 0 = run until interrupted")
 	fs.BoolVar(&o.json, "json", false, `print each message as a JSON object {"topic","from","text"} on its own line`)
 	fs.StringVar(&o.group, "group", "", "subscribe in this queue group: each message goes to one member of the group")
 	fs.DurationVar(&o.keepalive, "keepalive", 30*time.Second, "send /ping this often, so a server with --idle-timeout keeps a quiet subscriber; 0 = never")
-	pos, err := parseArgs(fs, args)
+	pos, err := parseArgs(fs, subHead, args, env.Stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		fs.Usage()
+		usage(env.Stderr, subHead, fs)
 		return errors.New("sub: missing PATTERN")
 	}
 	addr, err := o.check()
