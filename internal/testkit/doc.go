@@ -8,7 +8,11 @@
 // link only that door:
 //
 //   - testkit (this package) imports the hub and the session layer, no door;
+//   - testkit/servertest starts a whole server (every door) on port 0, for
+//     tests that cross doors (package crossdoor) or test the server;
 //   - testkit/natstest starts an embedded NATS server, for cluster tests.
 //
-// Package linetest (a line-protocol client) uses the same Timeout.
+// The clients of the doors are packages of their own, beside the kit:
+// linetest (line protocol) and webtest (WebSocket, SSE, HTTP publish); both
+// use the same Timeout.
 package testkit

@@ -2,31 +2,16 @@ package webfront
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"os"
 	"strings"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	// Keep-alive connections of the tests' HTTP client are not leaks.
-	http.DefaultClient.CloseIdleConnections()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak: goroutines left behind:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.VerifyTestMain(m) }
 
 func TestDecodeFrame(t *testing.T) {
 	t.Parallel()

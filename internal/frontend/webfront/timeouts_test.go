@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
+	"github.com/switchboard-hub/switchboard/internal/webtest"
 )
 
 // TestRequestTimeoutsSpareStreams checks the web door's read and write
@@ -19,15 +20,15 @@ import (
 func TestRequestTimeoutsSpareStreams(t *testing.T) {
 	t.Parallel()
 	const readTimeout, writeTimeout = 200 * time.Millisecond, 400 * time.Millisecond
-	ts := startServer(t, func(c *server.Config) {
-		c.Web.ReadTimeout = readTimeout
-		c.Web.WriteTimeout = writeTimeout
+	ts := startServer(t, func(c *webfront.Config) {
+		c.ReadTimeout = readTimeout
+		c.WriteTimeout = writeTimeout
 	})
-	sse := dialSSE(t, ts, query("topic", "late"))
-	sse.expect("subscribed", func(e sseEvent) bool { return e.comment == "subscribed late" })
-	ws := dialWS(t, ts, "", nil)
-	ws.send(map[string]any{"op": "sub", "topic": "late"})
-	ws.expect("subscribed", func(f frame) bool { return f.s("re") == "sub" })
+	sse := webtest.DialSSE(t, ts.base, webtest.Query("topic", "late"))
+	sse.Expect("subscribed", func(e webtest.Event) bool { return e.Comment == "subscribed late" })
+	ws := webtest.DialWS(t, ts.base, "", nil)
+	ws.Send(map[string]any{"op": "sub", "topic": "late"})
+	ws.Expect("subscribed", func(f webtest.Frame) bool { return f.S("re") == "sub" })
 
 	// One byte of a 100-byte body, then nothing.
 	c, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
@@ -48,9 +49,9 @@ func TestRequestTimeoutsSpareStreams(t *testing.T) {
 	}
 
 	time.Sleep(3 * writeTimeout) // the streams outlive both timeouts
-	if code, _ := post(t, ts, "late", "still here", nil); code != http.StatusAccepted {
+	if code, _ := webtest.Post(t, ts.base, "late", "still here", nil); code != http.StatusAccepted {
 		t.Fatalf("post: %d", code)
 	}
-	sse.expect("message after the timeouts", func(e sseEvent) bool { return e.event == "msg" && e.data.s("text") == "still here" })
-	ws.expect("message after the timeouts", func(f frame) bool { return f.s("op") == "msg" && f.s("text") == "still here" })
+	sse.Expect("message after the timeouts", func(e webtest.Event) bool { return e.Event == "msg" && e.Data.S("text") == "still here" })
+	ws.Expect("message after the timeouts", func(f webtest.Frame) bool { return f.S("op") == "msg" && f.S("text") == "still here" })
 }

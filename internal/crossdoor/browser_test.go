@@ -1,4 +1,4 @@
-package webfront_test
+package crossdoor_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
+	"github.com/switchboard-hub/switchboard/internal/webtest"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -185,7 +186,7 @@ func hasLine(cls, from, text string) string {
 func screenshotDirs(t *testing.T) (readme, extra string) {
 	readme = t.TempDir()
 	if os.Getenv("SWITCHBOARD_SCREENSHOTS") == "1" {
-		dir, err := filepath.Abs(filepath.Join("..", "..", "..", "docs", "img"))
+		dir, err := filepath.Abs(filepath.Join("..", "..", "docs", "img"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +240,7 @@ func TestBrowser(t *testing.T) {
 
 	carol.send("/msg alice psst, only you can read this")
 	alice.wait("private message", hasLine("private", "carol → you", "psst, only you can read this"))
-	if code, _ := post(t, ts, "lobby", "deploy finished ✔", nil); code != 202 {
+	if code, _ := webtest.Post(t, ts.base, "lobby", "deploy finished ✔", nil); code != 202 {
 		t.Fatalf("http publish: %d", code)
 	}
 	alice.wait("http message", hasLine("msg", "http", "deploy finished ✔"))

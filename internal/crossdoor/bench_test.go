@@ -1,4 +1,4 @@
-package webfront_test
+package crossdoor_test
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/webtest"
 )
 
 // BenchmarkFanout measures delivery through each door: k subscribers on
@@ -104,7 +105,7 @@ func subscribe(ctx context.Context, b *testing.B, ts *testServer, door string, r
 			}
 		}
 	case "ws":
-		c, _, err := websocket.Dial(ctx, ts.wsURL("/ws"), nil)
+		c, _, err := websocket.Dial(ctx, webtest.WSURL(ts.base, "/ws"), nil)
 		if err != nil {
 			b.Error(err)
 			return
