@@ -1,7 +1,6 @@
 package webfront_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
@@ -49,14 +48,3 @@ func (ts *testServer) Registry() *session.Registry { return ts.reg }
 
 // Hub returns the door's hub.
 func (ts *testServer) Hub() *hub.Hub { return ts.reg.Hub() }
-
-// stop shuts the door down gracefully and waits for it; safe to call
-// twice.
-func (ts *testServer) stop(t testing.TB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if err := ts.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-}
