@@ -35,7 +35,9 @@ func startServer(t testing.TB, mod func(*webfront.Config)) *testServer {
 	cfg.Logger = (&testkit.Logs{}).Logger()
 	// The hub reserves the HTTP sender's nick, as the server's does.
 	h := hub.New(hub.Config{ReservedNicks: []string{webfront.HTTPSender}})
-	reg := session.NewRegistry(h, session.Limits{})
+	// HTTP publishers are rate limited per address like sessions, as the
+	// server sets it up.
+	reg := session.NewRegistry(h, session.Limits{VisitorRate: cfg.Session.RateLimit, VisitorBurst: cfg.Session.RateBurst})
 	f, err := webfront.Listen(cfg, h, reg)
 	if err != nil {
 		t.Fatalf("webfront.Listen: %v", err)
