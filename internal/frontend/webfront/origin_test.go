@@ -9,7 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
+	"github.com/switchboard-hub/switchboard/internal/webtest"
 )
 
 // do sends one request with the given Host (empty: the URL's) and headers
@@ -40,7 +41,7 @@ func do(t *testing.T, method, url, host string, hdr http.Header, body string) (i
 func TestHTTPPublishOrigin(t *testing.T) {
 	t.Parallel()
 	same := startServer(t, nil)
-	wide := startServer(t, func(c *server.Config) { c.Web.AllowedOrigins = []string{"*.example.org"} })
+	wide := startServer(t, func(c *webfront.Config) { c.AllowedOrigins = []string{"*.example.org"} })
 	for _, tc := range []struct {
 		name   string
 		ts     *testServer
@@ -75,7 +76,7 @@ func TestHostCheck(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, nil) // 127.0.0.1:0
 	port := ts.base[strings.LastIndex(ts.base, ":"):]
-	named := startServer(t, func(c *server.Config) { c.Web.AllowedHosts = []string{"chat.example.com"} })
+	named := startServer(t, func(c *webfront.Config) { c.AllowedHosts = []string{"chat.example.com"} })
 	for _, tc := range []struct {
 		ts     *testServer
 		host   string
@@ -107,7 +108,7 @@ func TestHostCheck(t *testing.T) {
 	// The rebinding attack itself: a WebSocket upgrade from evil.com's page.
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, ts.wsURL("/ws"), &websocket.DialOptions{Host: "evil.com" + port, HTTPHeader: http.Header{"Origin": {"http://evil.com" + port}}})
+	c, resp, err := websocket.Dial(ctx, webtest.WSURL(ts.base, "/ws"), &websocket.DialOptions{Host: "evil.com" + port, HTTPHeader: http.Header{"Origin": {"http://evil.com" + port}}})
 	if err == nil {
 		_ = c.CloseNow()
 		t.Fatal("WebSocket upgrade with Host and Origin evil.com accepted")
