@@ -71,6 +71,9 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.String(&cfg.Cluster.TLSCA, "nats-tls-ca", "", "CA bundle to verify the NATS server's certificate")
 	s.String(&cfg.Cluster.TLSCert, "nats-tls-cert", "", "client certificate for mutual TLS with NATS")
 	s.String(&cfg.Cluster.TLSKey, "nats-tls-key", "", "client key for mutual TLS with NATS")
+	s.Duration(&cfg.Cluster.Heartbeat, "cluster-heartbeat", natsbp.DefaultHeartbeat, "how often this node announces itself to the others")
+	s.Duration(&cfg.Cluster.PeerTimeout, "cluster-peer-timeout", natsbp.DefaultPeerTimeout, "a node silent this long is dead: its members are dropped, and announced as gone, at the next heartbeat (so within this plus --cluster-heartbeat)")
+	s.Duration(&cfg.Cluster.PingInterval, "nats-ping-interval", natsbp.DefaultPingInterval, "how often this node pings NATS; 2 unanswered pings (3 intervals) mean NATS is stalled")
 
 	// Runtime and logging.
 	s.Int(&rt.gcPercent, "gc-percent", defaultGCPercent, "garbage collector target (runtime/debug.SetGCPercent): heap growth in percent before a collection; 0 = Go's default or $GOGC")

@@ -1,8 +1,11 @@
 package hub
 
 import (
+	"errors"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Presence makes nicks and room membership cluster-wide. When a Hub has
@@ -144,9 +147,37 @@ func (h *Hub) deliverNickRemote(m *Message) int {
 		}
 	}
 	h.pmu.RUnlock()
-	ev := &Message{Kind: KindNick, From: m.From, Text: m.Text, Time: m.Time, SenderNode: m.SenderNode, SenderID: m.SenderID}
+	ev := &Message{Kind: KindNick, From: m.From, Text: m.Text, Reason: m.Reason, Time: m.Time, SenderNode: m.SenderNode, SenderID: m.SenderID}
 	for c := range seen {
 		c.sub.Deliver(ev)
 	}
 	return len(seen)
+}
+
+// YieldNick gives up a local client's nick because a client on another
+// node holds it by the cluster's rule (during a partition two nodes can
+// both grant a nick; see Presence). The client is renamed to a fresh guest
+// nick and told why in one line (a nick event whose reason is why); the
+// members of its rooms see the rename. It returns the new nick, or false
+// when no local client has nick.
+func (h *Hub) YieldNick(nick, why string) (string, bool) {
+	h.pmu.RLock()
+	c := h.nicks[strings.ToLower(nick)]
+	h.pmu.RUnlock()
+	if c == nil {
+		return "", false
+	}
+	old := c.Nick()
+	prefix := h.guestPrefix()
+	for range 100 { // another client can take a guest number first
+		guest := prefix + strconv.FormatUint(h.guestSeq.Add(1), 10)
+		switch err := c.SetNick(guest); {
+		case err == nil:
+			c.sub.Deliver(&Message{Kind: KindNick, From: old, Text: guest, Reason: why, Time: time.Now().UnixNano(), SenderNode: h.node})
+			return guest, true
+		case !errors.Is(err, ErrNickTaken):
+			return "", false
+		}
+	}
+	return "", false
 }

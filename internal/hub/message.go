@@ -48,6 +48,11 @@ type Message struct {
 	From  string // the sender's nick ("http" for HTTP publishes)
 	To    string // the recipient's nick, for KindPrivate
 	Text  string
+	// Reason says why a room event happened when it was not the member's
+	// own doing, for example "node n3 lost" when a node of the cluster
+	// died; front ends show it after the event (line.WithReason). Empty
+	// for ordinary events.
+	Reason string
 	// Seq is the per-topic sequence number given by the hub where the
 	// message was published: 1, 2, 3 … for each topic.
 	Seq uint64

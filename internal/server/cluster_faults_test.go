@@ -326,3 +326,129 @@ func TestClusterEmbeddedShutdownQuiet(t *testing.T) {
 		}
 	}
 }
+
+// waitNotice reads c's lines until one contains want (room events and
+// other notices on the way are skipped) and returns it.
+func (c *client) waitNotice(want string) string {
+	c.T.Helper()
+	for i := 0; i < 10000; i++ {
+		if l := c.Next(); strings.Contains(l, want) {
+			return l
+		}
+	}
+	c.T.Fatalf("%s: no line containing %q", c.Nick, want)
+	return ""
+}
+
+// A node killed with kill -9: every remaining member of its rooms is told
+// who left, within PeerTimeout + Heartbeat; the node started again
+// announces its members as they join.
+func TestClusterNodeKilled(t *testing.T) {
+	t.Parallel()
+	nats := startNATS(t, "")
+	t.Cleanup(nats.Shutdown)
+	n1 := startNode(t, nats.ClientURL(), "n1")
+	n2 := startNode(t, nats.ClientURL(), "n2")
+	n3 := startChildNode(t, nats.ClientURL(), "n3")
+	alice, bob := dialNick(t, n1, "alice"), dialNick(t, n2, "bob")
+	carol := &client{linetest.DialNick(t, n3.addr, "carol")}
+	for _, c := range []*client{alice, bob, carol} {
+		c.ask("/join lobby", "* joined lobby")
+	}
+	for _, c := range []*client{alice, bob} {
+		testkit.Eventually(t, c.Nick+" to see carol", func() bool { return c.who("lobby") == "* lobby: alice, bob, carol (3)" })
+	}
+	killed := time.Now()
+	n3.kill()
+	for _, c := range []*client{alice, bob} {
+		l := c.waitNotice("carol left lobby")
+		if l != "* carol left lobby (node n3 lost)" {
+			t.Errorf("%s got %q, want the departure with its reason", c.Nick, l)
+		}
+		// The documented bound: PeerTimeout + Heartbeat (600 + 100 ms
+		// here), plus scheduling slack on a loaded machine.
+		if d := time.Since(killed); d > 600*time.Millisecond+100*time.Millisecond+2*time.Second {
+			t.Errorf("%s heard of the dead node after %v", c.Nick, d)
+		}
+		if w := c.who("lobby"); w != "* lobby: alice, bob (2)" {
+			t.Errorf("%s: /who after the kill: %q", c.Nick, w)
+		}
+	}
+	if st, _ := n1.ClusterStatus(); st.MembersLost != 1 {
+		t.Errorf("n1 counted %d members lost, want 1", st.MembersLost)
+	}
+	// The node comes back; its members are announced as they join.
+	n3 = startChildNode(t, nats.ClientURL(), "n3")
+	carol = &client{linetest.DialNick(t, n3.addr, "carol")}
+	carol.ask("/join lobby", "* joined lobby")
+	for _, c := range []*client{alice, bob} {
+		if l := c.waitNotice("carol joined lobby"); l != "* carol joined lobby" {
+			t.Errorf("%s got %q", c.Nick, l)
+		}
+	}
+}
+
+// A partition (n1 cut off from NATS while n2 is not) and its heal: each
+// side is told who it lost and who came back, and a nick taken on both
+// sides meanwhile ends with the earlier claim; the other holder is
+// renamed and told why.
+func TestClusterPartitionHeal(t *testing.T) {
+	t.Parallel()
+	nats := startNATS(t, "")
+	t.Cleanup(nats.Shutdown)
+	p1 := startProxy(t, nats.Addr())
+	n1 := startNode(t, p1.URL(), "n1")
+	n2 := startNode(t, nats.ClientURL(), "n2")
+	waitPeers(t, []*node{n1, n2})
+	alice, bob := dialNick(t, n1, "alice"), dialNick(t, n2, "bob")
+	alice.ask("/join lobby", "* joined lobby")
+	bob.ask("/join lobby", "* joined lobby")
+	if l := alice.waitNotice("bob joined lobby"); l != "* bob joined lobby" {
+		t.Fatalf("alice got %q", l)
+	}
+	for _, c := range []*client{alice, bob} {
+		testkit.Eventually(t, c.Nick+" to list both", func() bool { return c.who("lobby") == "* lobby: alice, bob (2)" })
+	}
+
+	p1.Stall()
+	if l := alice.waitNotice("bob left lobby"); l != "* bob left lobby (node n2 lost)" {
+		t.Errorf("alice (cut off) got %q", l)
+	}
+	if l := bob.waitNotice("alice left lobby"); l != "* alice left lobby (node n1 lost)" {
+		t.Errorf("bob got %q", l)
+	}
+	testkit.Eventually(t, "n1 to see the stall", func() bool { return state(n1) == "stalled" })
+	// Both sides give out the same nick: n1 first.
+	dave := dialNick(t, n1, "dup")
+	erin := dialNick(t, n2, "dup")
+
+	p1.Resume()
+	healed := time.Now()
+	if l := alice.waitNotice("bob joined lobby"); l != "* bob joined lobby (node n2 back)" {
+		t.Errorf("alice got %q after the heal", l)
+	}
+	if l := bob.waitNotice("alice joined lobby"); l != "* alice joined lobby (node n1 back)" {
+		t.Errorf("bob got %q after the heal", l)
+	}
+	l := erin.waitNotice("is now known as")
+	if !strings.HasPrefix(l, "* dup is now known as guest-n2-") || !strings.HasSuffix(l, " (nick dup was claimed earlier on node n1)") {
+		t.Errorf("the later claim got %q, want a rename to a guest nick with the reason", l)
+	}
+	if d := time.Since(healed); d > 5*time.Second {
+		t.Errorf("the duplicate nick lasted %v after the heal, want ≤ 5s", d)
+	}
+	// One holder left: a private message from either node reaches dave.
+	dave.Quiet()
+	bob.ask("/msg dup from-n2", "* sent to dup")
+	alice.ask("/msg dup from-n1", "* sent to dup")
+	got := dave.waitMessages(2)
+	if !slices.Contains(got, "(private) bob: from-n2") || !slices.Contains(got, "(private) alice: from-n1") {
+		t.Errorf("dave got %q, want both private messages", got)
+	}
+	if st, _ := n2.ClusterStatus(); st.NicksRenamed != 1 {
+		t.Errorf("n2 counted %d renames, want 1", st.NicksRenamed)
+	}
+	if st, _ := n1.ClusterStatus(); st.NicksRenamed != 0 {
+		t.Errorf("n1 (the earlier claim) renamed %d", st.NicksRenamed)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -28,8 +29,14 @@ import (
 // connection's reader, flusher and callback goroutines asynchronously and
 // nats-server its client goroutines after Shutdown returns; goleak's
 // default retries (up to about a second) cover both, so no ignore options
-// are needed.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// are needed. Started as a child node (see startChildNode), the test
+// binary runs one node instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(childNodeEnv) != "" {
+		os.Exit(runChildNode())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // timeout bounds every wait; it only catches hangs and is never a
 // measurement.
@@ -559,4 +566,42 @@ func TestClusterWebSocketAcrossNodes(t *testing.T) {
 		t.Fatalf("/api/stats cluster section %+v, %v", stats.Cluster, err)
 	}
 	_ = ws.Close(websocket.StatusNormalClosure, "")
+}
+
+// A group member that publishes to its own group: its node, where it is
+// the only member, hands what NATS gives it back to NATS, so every job
+// reaches one of the other members, none is lost, and both share them.
+func TestClusterQueueGroupMemberPublishes(t *testing.T) {
+	t.Parallel()
+	_, ns := startCluster(t, 3)
+	pub, w2, w3 := dial(t, ns[0]), dial(t, ns[1]), dial(t, ns[2])
+	for _, c := range []*client{pub, w2, w3} {
+		c.ask("/sub jobs.* workers", "* subscribed jobs.* (group workers)")
+	}
+	const jobs = 120
+	for i := 0; i < jobs; i++ {
+		pub.Send(fmt.Sprintf("/pub jobs.x j%d", i))
+	}
+	seen := map[string]int{}
+	var n2, n3 int
+	testkit.Eventually(t, "every job to reach one worker", func() bool {
+		a, b := w2.messages(), w3.messages()
+		n2, n3 = n2+len(a), n3+len(b)
+		for _, l := range append(a, b...) {
+			seen[l]++
+		}
+		return len(seen) == jobs
+	})
+	for l, k := range seen {
+		if k != 1 {
+			t.Errorf("%q delivered %d times", l, k)
+		}
+	}
+	if got := pub.messages(); len(got) != 0 {
+		t.Errorf("the publisher got its own jobs: %q", got)
+	}
+	t.Logf("split %d/%d", n2, n3)
+	if n2 < jobs/5 || n3 < jobs/5 {
+		t.Errorf("split %d/%d between the other two members; NATS should spread them", n2, n3)
+	}
 }

@@ -29,6 +29,9 @@ type claim struct {
 func (b *Backplane) ClaimNick(nick string) error {
 	p := &b.pres
 	key := strings.ToLower(nick)
+	if strings.HasPrefix(key, strings.ToLower(b.guest)) {
+		return nil // this node's guest namespace: no other node gives these out
+	}
 	taken := fmt.Errorf("natsbp: claim nick %s: %w", nick, hub.ErrNickTaken)
 	if _, _, ok := p.lookup(key); ok {
 		return taken

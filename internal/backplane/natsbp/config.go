@@ -18,6 +18,17 @@ import (
 // DefaultClusterName is the default Config.ClusterName.
 const DefaultClusterName = "default"
 
+// Defaults of the failure detectors (see Config and docs/cluster.md): a
+// node silent for DefaultPeerTimeout is dropped at the next heartbeat
+// tick, so within DefaultPeerTimeout+DefaultHeartbeat; a NATS that does
+// not answer for (DefaultMaxPingsOut+1)×DefaultPingInterval is stalled.
+const (
+	DefaultHeartbeat    = time.Second
+	DefaultPeerTimeout  = 3 * DefaultHeartbeat
+	DefaultPingInterval = time.Second
+	DefaultMaxPingsOut  = 2
+)
+
 // Config configures a Backplane. Zero values mean the documented defaults;
 // URLs is the only required field.
 type Config struct {
@@ -118,7 +129,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	if c.Heartbeat <= 0 {
-		c.Heartbeat = time.Second
+		c.Heartbeat = DefaultHeartbeat
 	}
 	if c.PeerTimeout <= 0 {
 		c.PeerTimeout = 3 * c.Heartbeat
@@ -133,10 +144,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.InterestWait = time.Second
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = time.Second
+		c.PingInterval = DefaultPingInterval
 	}
 	if c.MaxPingsOut <= 0 {
-		c.MaxPingsOut = 2
+		c.MaxPingsOut = DefaultMaxPingsOut
 	}
 	if c.ForwardBuffer <= 0 {
 		c.ForwardBuffer = 8192

@@ -57,6 +57,8 @@ const (
 	pendingBytes = 512 << 20
 	ctlQueue     = 1 << 14 // presence messages waiting for the sender
 	maxEpochs    = 1 << 12 // sender nodes whose connection epoch is remembered
+	maxGroupHops = 8       // times a group message goes back to NATS (see regroup)
+	hopHeader    = "Sb-Group-Hops"
 )
 
 // Backplane connects one hub to the others over NATS. It is safe for
@@ -93,6 +95,7 @@ type Backplane struct {
 
 	forwarded, received, forwardErrors, forwardDropped, badMessages atomic.Uint64
 	slowConsumer, reconnects, stalls, interestLate, interestErrors  atomic.Uint64
+	groupUndelivered                                                atomic.Uint64
 
 	epoch  atomic.Uint32 // main connection's epoch: +1 on every reconnection, stamped on each message sent
 	emu    sync.RWMutex  // guards epochs
@@ -421,7 +424,28 @@ func (b *Backplane) onGroup(msg *nats.Msg, group string) {
 		return
 	}
 	b.received.Add(1)
-	b.hub.Load().DeliverRemote(m, group)
+	if b.hub.Load().DeliverRemote(m, group) == 0 && m.SenderNode == b.node {
+		b.regroup(msg)
+	}
+}
+
+// regroup hands a group message back to NATS when NATS chose this node
+// for it but the only local member is its publisher (who never gets its
+// own messages): NATS picks again among the group's nodes, up to
+// maxGroupHops times, so that the group's other members share the
+// publisher's messages instead of losing a share of them. A message still
+// undelivered after that is counted in Status.GroupUndelivered.
+func (b *Backplane) regroup(msg *nats.Msg) {
+	hops, _ := strconv.Atoi(msg.Header.Get(hopHeader))
+	if hops >= maxGroupHops {
+		b.groupUndelivered.Add(1)
+		return
+	}
+	hdr := nats.Header{}
+	hdr.Set(hopHeader, strconv.Itoa(hops+1))
+	if err := b.enqueue(outMsg{subj: msg.Subject, data: append([]byte(nil), msg.Data...), hdr: hdr}, false); err != nil {
+		b.groupUndelivered.Add(1)
+	}
 }
 
 // onEvent delivers room events, nick changes and private messages.

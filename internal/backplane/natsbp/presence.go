@@ -42,6 +42,7 @@ const (
 	snapshotRetry  = 2 * time.Second
 	claimHoldLimit = 5 * time.Second
 	presenceQueue  = 1 << 16 // presence messages buffered before NATS drops (and a resync heals)
+	maxLost        = 1 << 12 // dropped nodes remembered, to say "back" when they return
 )
 
 // pevent is one presence change on the wire.
@@ -50,6 +51,7 @@ type pevent struct {
 	Client uint64         `json:"c"`
 	Nick   string         `json:"k,omitempty"`
 	Room   string         `json:"r,omitempty"`
+	At     int64          `json:"t,omitempty"` // connect, nick: when the nick was taken (Unix ns)
 }
 
 // pclientWire is one client in a snapshot.
@@ -57,6 +59,7 @@ type pclientWire struct {
 	ID    uint64   `json:"c"`
 	Nick  string   `json:"k"`
 	Rooms []string `json:"r,omitempty"`
+	At    int64    `json:"t,omitempty"` // when the nick was taken (Unix ns)
 }
 
 // pmsg is every presence message; fields are used according to the subject.
@@ -78,6 +81,7 @@ type pmsg struct {
 // pclient is one client in a replica.
 type pclient struct {
 	nick  string
+	at    int64 // when the nick was taken, by the node's clock (Unix ns)
 	rooms map[string]struct{}
 }
 
@@ -108,7 +112,7 @@ func (v *view) apply(e pevent) {
 	switch e.Op {
 	case hub.PresenceConnect, hub.PresenceNick:
 		v.dropNick(e.Client, c)
-		c.nick = e.Nick
+		c.nick, c.at = e.Nick, e.At
 		v.nicks[strings.ToLower(e.Nick)] = e.Client
 	case hub.PresenceJoin:
 		if c.rooms == nil {
@@ -172,7 +176,8 @@ type presence struct {
 	held   map[string]time.Time
 	nextID uint64
 
-	warned map[uint64]bool // guest prefix clashes logged; guarded by vmu
+	warned map[uint64]bool   // guest prefix clashes logged; guarded by vmu
+	lost   map[uint64]string // nodes dropped as silent, by id (name); guarded by vmu
 
 	in chan *nats.Msg // presence messages, in arrival order
 
@@ -188,6 +193,7 @@ func (p *presence) init(b *Backplane) {
 	p.byID = make(map[uint64]*claim)
 	p.held = make(map[string]time.Time)
 	p.warned = make(map[uint64]bool)
+	p.lost = make(map[uint64]string)
 	p.in = make(chan *nats.Msg, presenceQueue)
 }
 
@@ -212,6 +218,9 @@ func (b *Backplane) GuestPrefix() string { return b.guest }
 func (b *Backplane) Local(ev hub.PresenceEvent) {
 	p := &b.pres
 	e := pevent{Op: ev.Op, Client: ev.Client, Nick: ev.Nick, Room: ev.Room}
+	if ev.Op == hub.PresenceConnect || ev.Op == hub.PresenceNick {
+		e.At = time.Now().UnixNano()
+	}
 	p.mu.Lock()
 	p.seq++
 	p.self.apply(e)
@@ -299,6 +308,7 @@ func (p *presence) loop() {
 		case <-hb.C:
 			p.heartbeat()
 			p.expire()
+			p.resolveNicks()
 		}
 	}
 }
@@ -351,18 +361,33 @@ func (p *presence) goodbye() {
 	p.publish(0, "bye", pmsg{Node: p.b.node})
 }
 
-// expire drops nodes not heard from for PeerTimeout, and stale claim
-// holds.
+// expire drops nodes not heard from for PeerTimeout, telling the local
+// members of their rooms who left, and stale claim holds.
 func (p *presence) expire() {
 	now := time.Now()
+	type gone struct {
+		id  uint64
+		evs []roomEvent
+		why string
+	}
+	var dropped []gone
 	p.vmu.Lock()
 	for id, v := range p.peers {
 		if now.Sub(v.lastSeen) > p.b.cfg.PeerTimeout {
 			delete(p.peers, id)
+			if len(p.lost) >= maxLost {
+				clear(p.lost)
+			}
+			p.lost[id] = v.name
+			p.membersLost.Add(uint64(len(v.clients)))
+			dropped = append(dropped, gone{id, diffViews(v, newView()), "node " + v.name + " lost"})
 			p.b.log.Warn("cluster: node silent; dropping its members", "peer", v.name, "members", len(v.clients))
 		}
 	}
 	p.vmu.Unlock()
+	for _, g := range dropped {
+		p.announce(g.id, g.why, g.evs)
+	}
 	p.cmu.Lock()
 	for k, t := range p.held {
 		if now.After(t) {
@@ -402,12 +427,18 @@ func (p *presence) onMessage(msg *nats.Msg) {
 	case kind == "delta":
 		p.onDelta(m)
 	case kind == "bye":
+		// The node's clients' departures were announced as they left;
+		// any member still listed goes now.
+		var evs []roomEvent
+		why := ""
 		p.vmu.Lock()
 		if v := p.peers[m.Node]; v != nil {
 			delete(p.peers, m.Node)
+			evs, why = diffViews(v, newView()), "node "+v.name+" shut down"
 			p.b.log.Info("cluster: node left", "peer", v.name)
 		}
 		p.vmu.Unlock()
+		p.announce(m.Node, why, evs)
 	case kind == "claim":
 		p.onClaim(m)
 	case kind == "snapreq":
@@ -484,7 +515,7 @@ func (p *presence) sendSnapshot(to uint64) {
 	seq := p.seq
 	list := make([]pclientWire, 0, len(p.self.clients))
 	for id, c := range p.self.clients {
-		w := pclientWire{ID: id, Nick: c.nick}
+		w := pclientWire{ID: id, Nick: c.nick, At: c.at}
 		for r := range c.rooms {
 			w.Rooms = append(w.Rooms, r)
 		}
@@ -503,8 +534,17 @@ func (p *presence) sendSnapshot(to uint64) {
 }
 
 func (p *presence) onSnapshot(m pmsg) {
+	var evs []roomEvent
+	why := ""
+	resolve := false
 	p.vmu.Lock()
-	defer p.vmu.Unlock()
+	defer func() {
+		p.vmu.Unlock()
+		p.announce(m.Node, why, evs)
+		if resolve {
+			p.resolveNicks()
+		}
+	}()
 	v := p.peers[m.Node]
 	if v == nil {
 		v = newView()
@@ -521,13 +561,113 @@ func (p *presence) onSnapshot(m pmsg) {
 	}
 	nv := newView()
 	for _, c := range v.staging {
-		nv.apply(pevent{Op: hub.PresenceConnect, Client: c.ID, Nick: c.Nick})
+		nv.apply(pevent{Op: hub.PresenceConnect, Client: c.ID, Nick: c.Nick, At: c.At})
 		for _, r := range c.Rooms {
 			nv.apply(pevent{Op: hub.PresenceJoin, Client: c.ID, Room: r})
 		}
 	}
+	// What changed while this node could not follow the other one (it was
+	// lost, or a delta went missing) becomes events, so nothing appears or
+	// disappears silently.
+	evs = diffViews(v, nv)
+	switch name, wasLost := p.lost[m.Node]; {
+	case wasLost:
+		delete(p.lost, m.Node)
+		why = "node " + name + " back"
+	case v.synced:
+		why = "resync with node " + m.Name
+	default:
+		why = "node " + m.Name + " joined the cluster"
+	}
 	v.clients, v.rooms, v.nicks = nv.clients, nv.rooms, nv.nicks
 	v.seq, v.synced, v.asked, v.staging = m.Seq, true, time.Time{}, nil
+	resolve = true
+}
+
+// roomEvent is one change of another node's presence made visible to the
+// local members of a room.
+type roomEvent struct {
+	kind      hub.Kind // KindJoin, KindPart or KindNick
+	room      string   // for KindNick: the rooms, space-separated
+	nick, new string
+}
+
+// diffViews returns the room events that turn old into nv: nick changes,
+// then parts, then joins, in a stable order.
+func diffViews(old, nv *view) []roomEvent {
+	var evs []roomEvent
+	for id, oc := range old.clients {
+		nc := nv.clients[id]
+		nick := oc.nick
+		if nc != nil && nc.nick != oc.nick {
+			var both []string
+			for r := range oc.rooms {
+				if _, ok := nc.rooms[r]; ok {
+					both = append(both, r)
+				}
+			}
+			if len(both) > 0 {
+				sort.Strings(both)
+				evs = append(evs, roomEvent{kind: hub.KindNick, room: strings.Join(both, " "), nick: oc.nick, new: nc.nick})
+			}
+			nick = nc.nick
+		}
+		for r := range oc.rooms {
+			if nc == nil {
+				evs = append(evs, roomEvent{kind: hub.KindPart, room: r, nick: nick})
+			} else if _, ok := nc.rooms[r]; !ok {
+				evs = append(evs, roomEvent{kind: hub.KindPart, room: r, nick: nick})
+			}
+		}
+	}
+	for id, nc := range nv.clients {
+		oc := old.clients[id]
+		for r := range nc.rooms {
+			if oc == nil {
+				evs = append(evs, roomEvent{kind: hub.KindJoin, room: r, nick: nc.nick})
+			} else if _, ok := oc.rooms[r]; !ok {
+				evs = append(evs, roomEvent{kind: hub.KindJoin, room: r, nick: nc.nick})
+			}
+		}
+	}
+	sort.SliceStable(evs, func(i, j int) bool {
+		a, b := evs[i], evs[j]
+		if a.kind != b.kind {
+			return kindOrder(a.kind) < kindOrder(b.kind)
+		}
+		if a.room != b.room {
+			return a.room < b.room
+		}
+		return a.nick < b.nick
+	})
+	return evs
+}
+
+func kindOrder(k hub.Kind) int {
+	switch k {
+	case hub.KindNick:
+		return 0
+	case hub.KindPart:
+		return 1
+	}
+	return 2
+}
+
+// announce gives each event to the local members of its room, with why
+// as the reason shown after it.
+func (p *presence) announce(node uint64, why string, evs []roomEvent) {
+	h := p.b.hub.Load()
+	if h == nil || len(evs) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, e := range evs {
+		m := &hub.Message{Kind: e.kind, Topic: e.room, From: e.nick, Reason: why, Time: now, SenderNode: node}
+		if e.kind == hub.KindNick {
+			m.Topic, m.To, m.Text = "", e.room, e.new
+		}
+		h.DeliverRemote(m, "")
+	}
 }
 
 // PeerStatus describes another node as this node sees it.

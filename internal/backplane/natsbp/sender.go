@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Publishing towards NATS. A stalled NATS server stops reading, the TCP
@@ -32,6 +34,7 @@ type outMsg struct {
 	subj string
 	data []byte
 	buf  *[]byte // returned to Backplane.bufs once sent, if set
+	hdr  nats.Header
 }
 
 // enqueue queues one publish without blocking. ctl messages (presence)
@@ -90,7 +93,12 @@ func (b *Backplane) send(m outMsg, ctl bool) {
 		binary.LittleEndian.PutUint32(m.data[epochAt:], b.epoch.Load())
 	}
 	b.publishing.Store(time.Now().UnixNano())
-	err := b.nc.Publish(m.subj, m.data) // copies data
+	var err error
+	if m.hdr != nil {
+		err = b.nc.PublishMsg(&nats.Msg{Subject: m.subj, Data: m.data, Header: m.hdr})
+	} else {
+		err = b.nc.Publish(m.subj, m.data) // copies data
+	}
 	b.publishing.Store(0)
 	if err != nil {
 		if !ctl {

@@ -47,6 +47,9 @@ type Status struct {
 	ForwardQueuedBytes int64  `json:"forward_queued_bytes"`
 	SlowConsumer       uint64 `json:"slow_consumer"`
 	BadMessages        uint64 `json:"bad_messages"`
+	// GroupUndelivered counts queue-group messages whose publisher was
+	// the only member NATS found after every retry (see regroup).
+	GroupUndelivered uint64 `json:"group_undelivered"`
 	// LateDropped counts messages from another node dropped because they
 	// arrived after that node had reconnected (see Backplane.decode).
 	LateDropped uint64 `json:"late_dropped"`
@@ -76,6 +79,7 @@ func (b *Backplane) Status() Status {
 		ForwardQueuedBytes: b.outBytes.Load(),
 		SlowConsumer:       b.slowConsumer.Load(),
 		BadMessages:        b.badMessages.Load(),
+		GroupUndelivered:   b.groupUndelivered.Load(),
 		LateDropped:        b.late.Load(),
 		MembersLost:        b.pres.membersLost.Load(),
 		NicksRenamed:       b.pres.nicksRenamed.Load(),

@@ -41,11 +41,11 @@ func (Codec) Message(m *hub.Message) []byte {
 	case hub.KindPrivate:
 		return line.AppendPrivate(nil, m.From, m.Text)
 	case hub.KindJoin:
-		return line.AppendInfo(nil, m.From+" joined "+m.Topic)
+		return line.AppendInfo(nil, line.WithReason(m.From+" joined "+m.Topic, m.Reason))
 	case hub.KindPart:
-		return line.AppendInfo(nil, m.From+" left "+m.Topic)
+		return line.AppendInfo(nil, line.WithReason(m.From+" left "+m.Topic, m.Reason))
 	case hub.KindNick:
-		return line.AppendInfo(nil, m.From+" is now known as "+m.Text)
+		return line.AppendInfo(nil, line.WithReason(m.From+" is now known as "+m.Text, m.Reason))
 	}
 	return line.AppendInfo(nil, "unknown event")
 }

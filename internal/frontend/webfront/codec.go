@@ -9,6 +9,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 // serverFrame is one JSON frame to a WebSocket client (and the data of an
@@ -25,6 +26,7 @@ type serverFrame struct {
 	New     string              `json:"new,omitempty"`
 	Group   string              `json:"group,omitempty"`
 	Text    string              `json:"text"`
+	Reason  string              `json:"reason,omitempty"`
 	Seq     uint64              `json:"seq,omitempty"`
 	TS      int64               `json:"ts,omitempty"`
 	Count   *int                `json:"count,omitempty"`
@@ -85,11 +87,14 @@ func encodeMessage(m *hub.Message) []byte {
 	case hub.KindPrivate:
 		f.Op, f.From, f.To, f.Text = "private", m.From, m.To, m.Text
 	case hub.KindJoin:
-		f.Op, f.Kind, f.Room, f.Nick, f.Text = "event", "join", m.Topic, m.From, m.From+" joined "+m.Topic
+		f.Reason = m.Reason
+		f.Op, f.Kind, f.Room, f.Nick, f.Text = "event", "join", m.Topic, m.From, line.WithReason(m.From+" joined "+m.Topic, m.Reason)
 	case hub.KindPart:
-		f.Op, f.Kind, f.Room, f.Nick, f.Text = "event", "part", m.Topic, m.From, m.From+" left "+m.Topic
+		f.Reason = m.Reason
+		f.Op, f.Kind, f.Room, f.Nick, f.Text = "event", "part", m.Topic, m.From, line.WithReason(m.From+" left "+m.Topic, m.Reason)
 	case hub.KindNick:
-		f.Op, f.Kind, f.Nick, f.New, f.Text = "event", "nick", m.From, m.Text, m.From+" is now known as "+m.Text
+		f.Reason = m.Reason
+		f.Op, f.Kind, f.Nick, f.New, f.Text = "event", "nick", m.From, m.Text, line.WithReason(m.From+" is now known as "+m.Text, m.Reason)
 	default:
 		f.Op, f.Text = "event", "unknown event"
 	}

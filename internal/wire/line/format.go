@@ -34,6 +34,15 @@ func AppendInfo(dst []byte, text string) []byte {
 	return append(dst, '\n')
 }
 
+// WithReason appends " (reason)" to an event's text when reason is set,
+// as in "alice left lobby (node n3 lost)".
+func WithReason(text, reason string) string {
+	if reason == "" {
+		return text
+	}
+	return text + " (" + reason + ")"
+}
+
 // AppendError appends "! text\n" to dst.
 func AppendError(dst []byte, text string) []byte {
 	dst = append(dst, ErrorPrefix...)
