@@ -196,7 +196,7 @@ func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport
 		}()
 		return nil
 	})
-	bar.finish()
+	bar.Done()
 	rep.ConnectSeconds = time.Since(t0).Seconds()
 	if err != nil {
 		return nil, fmt.Errorf("connect %d subscribers: %w", o.n, err)
@@ -217,7 +217,7 @@ func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport
 		bar = startProgress(stderr, !o.common.noProgress, int64(o.idle/time.Millisecond), "idling",
 			func() int64 { return int64(time.Since(subscribed) / time.Millisecond) })
 		sleepCtx(ctx, o.idle-time.Since(subscribed))
-		bar.finish()
+		bar.Done()
 	}
 	rep.IdleSeconds = time.Since(subscribed).Seconds()
 	if s, ok := probe.sample(); ok {
@@ -261,7 +261,7 @@ func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport
 		payload = appendPayload(payload[:0], 0, uint64(b), start.UnixNano(), o.size)
 		pub.publish(o.common.topic, payload)
 		if err := pub.flush(); err != nil {
-			bar.finish()
+			bar.Done()
 			return nil, fmt.Errorf("broadcast %d: %w", b, err)
 		}
 		timer := time.NewTimer(o.roundMax)
@@ -275,7 +275,7 @@ func runConns(ctx context.Context, o *connsOpts, stderr io.Writer) (*connsReport
 		timer.Stop()
 		sleepCtx(ctx, o.gap)
 	}
-	bar.finish()
+	bar.Done()
 	cpuAfter, haveAfter := probe.sample()
 	// Let stragglers of incomplete rounds arrive before counting.
 	if rep.BroadcastsComplete < o.broadcasts {

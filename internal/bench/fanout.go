@@ -201,7 +201,7 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 		subs[i] = subConn{cc: cc, sub: sub, br: br}
 		return nil
 	})
-	bar.finish()
+	bar.Done()
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 	}
 	pubWG.Wait()
 	publishEnd := time.Now()
-	bar.finish()
+	bar.Done()
 	if err := errors.Join(pubErrs...); err != nil {
 		return nil, err
 	}

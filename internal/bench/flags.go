@@ -39,7 +39,7 @@ type commonOpts struct {
 func (c *commonOpts) register(fs *flag.FlagSet, timeout time.Duration, topic string) {
 	fs.StringVar(&c.targetStr, "target", defaultTarget, "server to measure: tcp://HOST:PORT (switchboard line protocol, also bare HOST:PORT), redis://HOST:PORT or nats://HOST:PORT")
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
-	fs.BoolVar(&c.noProgress, "no-progress", false, "do not draw the progress bar on stderr")
+	fs.BoolVar(&c.noProgress, "no-progress", false, "show no progress on stderr (a bar on a terminal, a line every 5 s otherwise)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "PID of the server, for its CPU seconds and RSS (0: find the local process listening on the target)")
 	fs.DurationVar(&c.timeout, "timeout", timeout, "hard bound on the whole run (default: long enough for the scenario's phases plus a minute)")
 	fs.DurationVar(&c.dialTimeout, "dial-timeout", 10*time.Second, "bound on connecting and subscribing one client")

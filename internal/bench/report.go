@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"text/tabwriter"
+
+	"github.com/switchboard-hub/switchboard/internal/numfmt"
 )
 
 // tableRow is one "name  value  unit" row of the human-readable report.
@@ -36,17 +38,16 @@ func writeReport(w io.Writer, asJSON bool, rep tabular) error {
 	return nil
 }
 
-func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }
+// fmtInt formats a count with thousands separators, as stress does.
+func fmtInt(n int64) string { return numfmt.Int(n) }
 
-// fmtRate formats a rate with thousands kept readable: 1234567 -> 1.235M.
+// fmtRate formats a rate with thousands separators, whole above 100:
+// 1234567.8 -> "1,234,568", 12.34 -> "12.3".
 func fmtRate(v float64) string {
-	switch {
-	case v >= 1e6:
-		return strconv.FormatFloat(v/1e6, 'f', 3, 64) + "M"
-	case v >= 1e3:
-		return strconv.FormatFloat(v/1e3, 'f', 1, 64) + "k"
+	if v >= 100 {
+		return numfmt.Float(v, 0)
 	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
+	return numfmt.Float(v, 1)
 }
 
 func fmtMs(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
@@ -56,7 +57,7 @@ func (s serverFigures) rows() []tableRow {
 	if s.ServerPID == 0 {
 		return []tableRow{{"server", "PID unknown: no CPU/RSS figures (use --server-pid)", ""}}
 	}
-	pid := fmtInt(int64(s.ServerPID))
+	pid := strconv.Itoa(s.ServerPID) // an identifier, not a count
 	if s.ServerInProcess {
 		pid += " (in-process: CPU includes bench)"
 	}
@@ -65,7 +66,7 @@ func (s serverFigures) rows() []tableRow {
 		out = append(out, tableRow{"server cpu", strconv.FormatFloat(*s.ServerCPUSeconds, 'f', 2, 64), "s"})
 	}
 	if s.ServerRSSBytes != nil {
-		out = append(out, tableRow{"server rss", strconv.FormatFloat(float64(*s.ServerRSSBytes)/(1<<20), 'f', 1, 64), "MiB"})
+		out = append(out, tableRow{"server rss", numfmt.Float(float64(*s.ServerRSSBytes)/(1<<20), 1), "MiB"})
 	}
 	return append(out, tableRow{"load average (1m)", strconv.FormatFloat(s.LoadAvg1m, 'f', 2, 64), ""})
 }

@@ -1,13 +1,11 @@
 package lineclient_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,27 +58,9 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// syncBuffer is a bytes.Buffer a command and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run is one command run in-process.
 type run struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testkit.Buffer
 	err            error
 	done           chan struct{}
 	ctx            context.Context

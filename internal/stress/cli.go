@@ -98,7 +98,7 @@ func experiments() []experiment {
 
 // Main runs `switchboard stress <experiment> [flags]`; args are the words
 // after "stress". The report goes to stdout (a table, or exactly one JSON
-// object with --json); progress bars go to stderr. No arguments or "help"
+// object with --json); progress goes to stderr. No arguments or "help"
 // prints usage. Errors for bad command lines wrap ErrUsage.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	exps := experiments()
@@ -121,7 +121,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.IntVar(&c.opt.N, "n", exp.defN, "how many units to run")
 	}
 	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of a table")
-	fs.BoolVar(&c.quiet, "quiet", false, "no progress bar on stderr")
+	fs.BoolVar(&c.quiet, "quiet", false, "show no progress on stderr (a bar on a terminal, a line every 5 s otherwise)")
 	fs.DurationVar(&c.timeout, "timeout", exp.defTime, "stop the experiment after this long")
 	if exp.flags != nil {
 		exp.flags(fs, c)

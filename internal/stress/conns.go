@@ -223,7 +223,7 @@ func newConnHarness(addr string, n int) (*connHarness, error) {
 
 // dialAll runs connDialers workers until n connections are subscribed, the
 // harness is stopped by a resource limit or too many failures, or ctx ends.
-func (h *connHarness) dialAll(ctx context.Context, n int, bar *progress) {
+func (h *connHarness) dialAll(ctx context.Context, n int, bar *progressBar) {
 	var wg sync.WaitGroup
 	for range min(connDialers, n) {
 		wg.Add(1)
@@ -452,14 +452,14 @@ func (r ConnsReport) WriteTable(w io.Writer) error {
 	t.add("broadcast: until all had it", fmtSec(r.BroadcastAllSeconds), s["broadcast_all_seconds"])
 	t.add("broadcast: p50 / p99", fmtSec(r.BroadcastP50Seconds)+" / "+fmtSec(r.BroadcastP99Seconds), "same clock, per subscriber")
 	if r.Server != nil {
-		t.add("server RSS before / after", fmtU(r.Server.RSSBeforeBytes)+" / "+fmtU(r.Server.RSSAfterBytes), "/api/stats process_rss_bytes")
+		t.add("server RSS before / after", fmtTotal(r.Server.RSSBeforeBytes)+" / "+fmtTotal(r.Server.RSSAfterBytes), "/api/stats process_rss_bytes")
 		t.add("server connections before / after", fmtInt(r.Server.ConnsBefore)+" / "+fmtInt(r.Server.ConnsAfter), "/api/stats connections")
 		t.add("server memory per connection", fmtBytes(r.Server.BytesPerConn), s["server"])
 	} else {
 		t.add("server memory per connection", "n/a", r.ServerNote)
 	}
 	t.add("client bytes per connection", fmtBytes(r.BytesPerGoroutine), s["bytes_per_goroutine"])
-	t.add("client peak RSS", fmtU(r.PeakRSSBytes), s["peak_rss_bytes"])
+	t.add("client peak RSS", fmtTotal(r.PeakRSSBytes), s["peak_rss_bytes"])
 	t.add("client OS threads", fmtInt(int64(r.OSThreads)), s["os_threads"])
 	t.note("source addresses: %s", orUnknown(strings.Join(r.SourceAddrs, ", ")))
 	t.note("open-file limit (ulimit -n): soft %s, hard %s", fmtInt(r.Limits.NofileSoft), fmtInt(r.Limits.NofileHard))

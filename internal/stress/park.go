@@ -42,7 +42,7 @@ func (g *parkGroup) member() {
 // spawn launches n goroutines; body must call g.park exactly once (nil body
 // means "just park"). It stops early if ctx ends and returns the time spent
 // in the launching loop. g.n is how many were launched.
-func (g *parkGroup) spawn(ctx context.Context, n int, bar *progress, body func()) time.Duration {
+func (g *parkGroup) spawn(ctx context.Context, n int, bar *progressBar, body func()) time.Duration {
 	start := time.Now()
 	for g.n < n {
 		if g.n&1023 == 0 {
@@ -77,7 +77,7 @@ func (g *parkGroup) incomplete(ctx context.Context, want int) error {
 // awaitParked waits until every launched goroutine has called park and the
 // runtime counts them as waiting (blocked), polling every millisecond. It
 // gives up when ctx ends.
-func (g *parkGroup) awaitParked(ctx context.Context, bar *progress, p *probe, base Snapshot) error {
+func (g *parkGroup) awaitParked(ctx context.Context, bar *progressBar, p *probe, base Snapshot) error {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for g.ready.Load() < int64(g.n) {

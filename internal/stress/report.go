@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/numfmt"
 )
 
 // Options configures one experiment. Zero fields mean the experiment's
@@ -106,66 +107,37 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
-// fmtBytes renders a byte count in binary units, keeping small values exact.
-func fmtBytes(v float64) string {
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	var s string
-	switch {
-	case v < 10*1024:
-		s = fmtInt(int64(v+0.5)) + " B"
-	case v < 10*1024*1024:
-		s = fmt.Sprintf("%.1f KiB", v/1024)
-	case v < 10*1024*1024*1024:
-		s = fmt.Sprintf("%.1f MiB", v/(1024*1024))
-	default:
-		s = fmt.Sprintf("%.2f GiB", v/(1024*1024*1024))
-	}
-	if neg {
-		return "-" + s
-	}
-	return s
-}
+// The table formats (internal/numfmt): counts with thousands separators,
+// per-unit byte figures in bytes, totals in MiB, per-unit times in ns and
+// phase times in ms, so that no column changes units between rows.
 
-// fmtU renders an unsigned byte count.
-func fmtU(v uint64) string { return fmtBytes(float64(v)) }
+// fmtBytes renders a per-unit byte figure (per goroutine, connection,
+// thread) in bytes: "2,769 B".
+func fmtBytes(v float64) string { return numfmt.Bytes(v) }
+
+// fmtTotal renders a total (an RSS, a heap, a budget) in MiB: "71.7 MiB".
+func fmtTotal[T ~float64 | ~uint64 | ~int64](v T) string { return numfmt.MiB(float64(v)) }
 
 // fmtInt renders an integer with thousands separators.
-func fmtInt(v int64) string {
-	s := strconv.FormatInt(v, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
+func fmtInt(v int64) string { return numfmt.Int(v) }
+
+// fmtInts renders counts with thousands separators, joined by sep.
+func fmtInts[T ~int | ~int64](sep string, vs ...T) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = numfmt.Int(int64(v))
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return strings.Join(out, sep)
 }
 
-// fmtNs renders a per-unit duration given in nanoseconds.
-func fmtNs(ns float64) string {
-	switch {
-	case ns < 10_000:
-		return fmt.Sprintf("%.0f ns", ns)
-	case ns < 10_000_000:
-		return fmt.Sprintf("%.1f µs", ns/1e3)
-	default:
-		return fmt.Sprintf("%.1f ms", ns/1e6)
-	}
-}
+// fmtNs renders a per-unit duration given in nanoseconds, in ns.
+func fmtNs(ns float64) string { return numfmt.Nanos(ns) }
 
-// fmtSec renders seconds.
-func fmtSec(s float64) string {
-	return time.Duration(s * float64(time.Second)).Round(time.Microsecond).String()
-}
+// fmtSec renders the length of a phase, given in seconds, in ms.
+func fmtSec(s float64) string { return numfmt.Millis(s) }
+
+// fmtWall renders the length of a whole run, in seconds (footnotes).
+func fmtWall(s float64) string { return numfmt.Seconds(s) }
 
 // nsPer returns d/n in nanoseconds.
 func nsPer(d time.Duration, n int) float64 {

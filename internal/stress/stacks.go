@@ -356,7 +356,7 @@ func (r StacksReport) WriteTable(w io.Writer) error {
 	}
 	for _, d := range r.Depths {
 		t.add(fmtInt(int64(d.Depth)), fmtBytes(d.StackBytesPerGoroutine), fmtBytes(d.RSSBytesPerGoroutine),
-			fmtNs(d.ParkNsPerGoroutine), fmtU(d.StartingStackBytes))
+			fmtNs(d.ParkNsPerGoroutine), fmtBytes(float64(d.StartingStackBytes)))
 	}
 	t.note("stack bytes: %s", r.Sources["stack_bytes_per_goroutine"])
 	t.note("RSS bytes: %s", r.Sources["rss_bytes_per_goroutine"])
@@ -369,16 +369,16 @@ func (r StacksReport) WriteTable(w io.Writer) error {
 		header: []string{"step", "stack bytes/goroutine", "process RSS"},
 	}
 	for _, st := range r.Shrink {
-		s.add(st.Step, fmtBytes(st.StackBytesPerGoroutine), fmtU(st.RSSBytes))
+		s.add(st.Step, fmtBytes(st.StackBytesPerGoroutine), fmtTotal(st.RSSBytes))
 	}
 	s.note("source: %s", r.Sources["shrink"])
 	s.note("the GC halves a stack when under a quarter of it is in use, never below 2 KiB; freed stack memory stays\n  with the runtime (RSS does not drop) until the scavenger or debug.FreeOSMemory returns it.")
 	s.note("adaptive start: a GC that scanned the deep stacks moved the starting stack size from %s to %s (%s);",
-		fmtU(r.StartingStackBefore), fmtU(r.StartingStackAfter), r.Sources["starting_stack_bytes"])
+		fmtBytes(float64(r.StartingStackBefore)), fmtBytes(float64(r.StartingStackAfter)), r.Sources["starting_stack_bytes"])
 	s.note("  then %s goroutines reusing dead g's got %s of stack each; %s more (brand-new g's once no dead g is left) got %s each",
 		fmtInt(int64(r.AdaptiveN)), fmtBytes(r.AdaptiveRecycledStackBytes), fmtInt(int64(r.AdaptiveN)), fmtBytes(r.AdaptiveNewStackBytes))
 	s.note("peak RSS %s (%s); OS threads %d; GOMAXPROCS %d; GC cycles %d; wall %s",
-		fmtU(r.PeakRSSBytes), r.Sources["peak_rss_bytes"], r.OSThreads, r.GOMAXPROCS, r.GCCycles, fmtSec(r.WallSeconds))
+		fmtTotal(r.PeakRSSBytes), r.Sources["peak_rss_bytes"], r.OSThreads, r.GOMAXPROCS, r.GCCycles, fmtWall(r.WallSeconds))
 	s.note("%s", machineNote(r.Machine))
 	return s.write(w)
 }

@@ -101,7 +101,7 @@ func RunSweep(ctx context.Context, opt SweepOptions) (SweepReport, error) {
 	for _, n := range ns {
 		pt := SweepPoint{N: n}
 		if avail := memAvailableBytes(); avail > 0 && float64(n)*budget > float64(avail)/2 {
-			pt.Skipped = fmt.Sprintf("needs ~%s, only %s available", fmtBytes(float64(n)*budget), fmtU(avail))
+			pt.Skipped = fmt.Sprintf("needs ~%s, only %s available", fmtTotal(float64(n)*budget), fmtTotal(avail))
 			r.Points = append(r.Points, pt)
 			bar.Add(2)
 			continue
@@ -247,11 +247,11 @@ func (r SweepReport) WriteTable(w io.Writer) error {
 		}
 		g, p := pt.Goroutines, pt.Parked
 		t.add(fmtInt(int64(pt.N)), fmtSec(g.WallSeconds), fmtNs(g.SpawnNsPerGoroutine),
-			fmtBytes(float64(g.PeakRSSBytes)-float64(g.BaselineRSSBytes)), fmtBytes(g.BytesPerGoroutine),
+			fmtTotal(float64(g.PeakRSSBytes)-float64(g.BaselineRSSBytes)), fmtBytes(g.BytesPerGoroutine),
 			fmtInt(int64(g.PeakLiveGoroutines)),
-			fmtNs(p.SpawnNsPerGoroutine), fmtBytes(float64(p.AliveRSSBytes)-float64(p.BaselineRSSBytes)),
+			fmtNs(p.SpawnNsPerGoroutine), fmtTotal(float64(p.AliveRSSBytes)-float64(p.BaselineRSSBytes)),
 			fmtBytes(p.BytesPerGoroutine), fmtBytes(p.StackBytesPerGoroutine), fmtBytes(p.HeapBytesPerGoroutine),
-			fmtNs(p.ReleaseNsPerGoroutine), strconv.Itoa(max(g.OSThreads, p.OSThreads)))
+			fmtNs(p.ReleaseNsPerGoroutine), fmtInt(int64(max(g.OSThreads, p.OSThreads))))
 	}
 	t.note("growth exponent (1.00 = linear): parked RSS %.2f, parked stacks %.2f, goroutines peak RSS %.2f",
 		r.ParkedRSSGrowthExponent, r.ParkedStackGrowthExponent, r.GoroutinesRSSGrowthExponent)

@@ -280,7 +280,7 @@ func limitsLine(l Limits) string {
 	}
 	stack := f(l.StackRlimitBytes)
 	if l.StackRlimitBytes > 0 {
-		stack = fmtBytes(float64(l.StackRlimitBytes))
+		stack = fmtTotal(l.StackRlimitBytes)
 	}
 	return fmt.Sprintf("ulimit -s %s, ulimit -u %s, threads-max %s, pid_max %s, cgroup pids.max %s (in use %s), max_map_count %s, debug.SetMaxThreads %s",
 		stack, f(l.NprocSoft), f(l.ThreadsMax), f(l.PidMax), f(l.CgroupPidsMax), f(l.CgroupPidsCurrent),
@@ -294,19 +294,19 @@ func (r ThreadsReport) WriteTable(w io.Writer) error {
 		header: []string{"quantity", "goroutines", "OS threads", "source"},
 	}
 	g, th, s := r.Goroutines, r.Threads, r.Sources
-	t.add("parked / ran after release", fmt.Sprintf("%d / %d", g.Parked, g.Ran), fmt.Sprintf("%d / %d", th.Parked, th.Ran), "atomic counters")
+	t.add("parked / ran after release", fmtInt(int64(g.Parked))+" / "+fmtInt(int64(g.Ran)), fmtInt(int64(th.Parked))+" / "+fmtInt(int64(th.Ran)), "atomic counters")
 	t.add("time per spawn (until parked)", fmtNs(g.NsPerSpawn), fmtNs(th.NsPerSpawn), s["ns_per_spawn"])
 	t.add("RSS bytes per unit", fmtBytes(g.BytesPerUnit), fmtBytes(th.BytesPerUnit), s["bytes_per_unit"])
 	t.add("  Go-managed stack per unit", fmtBytes(g.StackBytesPerUnit), fmtBytes(th.StackBytesPerUnit), s["stack_bytes_per_unit"])
 	t.add("  heap objects per unit", fmtBytes(g.HeapBytesPerUnit), fmtBytes(th.HeapBytesPerUnit), s["heap_bytes_per_unit"])
 	t.add("virtual memory per unit", fmtBytes(g.VirtualBytesPerUnit), fmtBytes(th.VirtualBytesPerUnit), s["virtual_bytes_per_unit"])
 	t.add("kernel stack per unit", fmtBytes(g.KernelStackBytesPerUnit), fmtBytes(th.KernelStackBytesPerUnit), s["kernel_stack_bytes_per_unit"])
-	t.add("OS threads before / parked / after", fmt.Sprintf("%d / %d / %d", g.ThreadsBaseline, g.ThreadsAlive, g.ThreadsAfterRelease),
-		fmt.Sprintf("%d / %d / %d", th.ThreadsBaseline, th.ThreadsAlive, th.ThreadsAfterRelease), s["os_threads"])
+	t.add("OS threads before / parked / after", fmtInts(" / ", g.ThreadsBaseline, g.ThreadsAlive, g.ThreadsAfterRelease),
+		fmtInts(" / ", th.ThreadsBaseline, th.ThreadsAlive, th.ThreadsAfterRelease), s["os_threads"])
 	t.add("release until all returned", fmtSec(g.ReleaseSeconds), fmtSec(th.ReleaseSeconds), s["release_seconds"])
 	t.note("limits: %s", limitsLine(r.Limits))
 	t.note("safe maximum for this experiment: %s threads (half the headroom under %s)", fmtInt(int64(r.SafeMaxThreads)), r.BindingLimit)
-	t.note("peak RSS %s; GOMAXPROCS %d; wall %s", fmtU(r.PeakRSSBytes), r.GOMAXPROCS, fmtSec(r.WallSeconds))
+	t.note("peak RSS %s; GOMAXPROCS %d; wall %s", fmtTotal(r.PeakRSSBytes), r.GOMAXPROCS, fmtWall(r.WallSeconds))
 	t.note("%s", machineNote(r.Machine))
 	return t.write(w)
 }

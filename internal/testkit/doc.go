@@ -1,6 +1,6 @@
 // Package testkit is the shared kit of switchboard's tests: Eventually (poll
 // a condition with one interval and one bounded timeout), Logs (an slog
-// handler that records messages), and StartDoor (serve one door on a hub and
+// handler that records messages), Buffer (output shared with a goroutine), and StartDoor (serve one door on a hub and
 // session registry of its own, and shut it down in the server's order when
 // the test ends). It is for tests only.
 //
