@@ -1,8 +1,9 @@
 // Package testkit is the shared kit of switchboard's tests: Eventually (poll
 // a condition with one interval and one bounded timeout), Logs (an slog
-// handler that records messages), Buffer (output shared with a goroutine), and StartDoor (serve one door on a hub and
-// session registry of its own, and shut it down in the server's order when
-// the test ends). It is for tests only.
+// handler that records messages), Buffer (output a goroutine writes and
+// the test reads), and StartDoor (serve one door on a hub and session
+// registry of its own, and shut it down in the server's order when the
+// test ends). It is for tests only.
 //
 // The kit is split by what it makes a test compile, so that a door's tests
 // link only that door:
