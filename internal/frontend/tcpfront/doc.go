@@ -18,7 +18,8 @@
 //     connection's goroutine ends and its socket waits, one shot, in the
 //     door's own epoll set. One poller goroutine per door starts a new
 //     goroutine for a parked connection that becomes readable, reaches its
-//     idle timeout, or is closed by its session. Elsewhere connections
+//     idle timeout, or is closed by its session. Front.Stats counts the
+//     connections parked now and the parks so far. Elsewhere connections
 //     never park.
 //
 // Writes go through the session's queue: its on-demand writer goroutine

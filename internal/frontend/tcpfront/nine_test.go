@@ -102,7 +102,7 @@ func TestNineThousandClients(t *testing.T) {
 		deadline = 2 * time.Minute // whole-test bound: only catches hangs
 	)
 	if lim := raiseNoFile(t); lim < 2*n+200 {
-		t.Skipf("RLIMIT_NOFILE is %d; this test needs %d descriptors", lim, 2*n+200)
+		testkit.Unavailable(t, fmt.Sprintf("RLIMIT_NOFILE is %d and this test needs %d descriptors (ulimit -n)", lim, 2*n+200))
 	}
 	start := time.Now()
 	end := start.Add(deadline)
