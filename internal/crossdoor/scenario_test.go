@@ -300,6 +300,52 @@ func (c *lineClient) ExpectEnd(notice string) {
 	}
 }
 
+func (c *lineClient) SetNick(n string) {
+	c.T.Helper()
+	c.Send("/nick " + n)
+	if l := c.next(); l != "* you are now "+n {
+		c.T.Fatalf("%s: /nick %s: got %q", c.Nick, n, l)
+	}
+	c.Nick = n
+}
+
+func (c *lineClient) Join(room string) {
+	c.T.Helper()
+	c.Send("/join " + room)
+	if l := c.next(); !strings.HasPrefix(l, "* joined "+room+" (") {
+		c.T.Fatalf("%s: /join %s: got %q", c.Nick, room, l)
+	}
+}
+
+func (c *lineClient) Private(to, text string) { c.T.Helper(); c.Send("/msg " + to + " " + text) }
+
+func (c *lineClient) ExpectPrivate(from, text string) {
+	c.T.Helper()
+	want := fmt.Sprintf("(private) %s: %s", from, text)
+	for i := 0; i < 100000; i++ {
+		if l := c.next(); isMessage(l) {
+			if l != want {
+				c.T.Fatalf("%s: got message %q, want %q", c.Nick, l, want)
+			}
+			return
+		}
+	}
+}
+
+func (c *lineClient) ExpectJoin(room, nick string) {
+	c.T.Helper()
+	want := "* " + nick + " joined " + room
+	for i := 0; i < 100000; i++ {
+		l := c.next()
+		if l == want {
+			return
+		}
+		if isMessage(l) {
+			c.T.Fatalf("%s: got message %q before %q", c.Nick, l, want)
+		}
+	}
+}
+
 // wsDoorClient is the WebSocket door's adapter: JSON frames.
 type wsDoorClient struct {
 	*webtest.WS
@@ -367,10 +413,10 @@ func (c *wsDoorClient) ExpectMessage(topic, from, text string) {
 	c.T.Helper()
 	for i := 0; i < 100000; i++ {
 		f := c.next()
-		if f.S("op") != "msg" {
+		if !isMessageFrame(f) {
 			continue
 		}
-		if f.S("topic") != topic || f.S("from") != from || f.S("text") != text {
+		if f.S("op") != "msg" || f.S("topic") != topic || f.S("from") != from || f.S("text") != text || f["seq"] == nil || f["ts"] == nil {
 			c.T.Fatalf("%s: got message %v, want %s from %s: %.80q", c.Nick, f, topic, from, text)
 		}
 		return
@@ -432,6 +478,57 @@ func (c *wsDoorClient) ExpectEnd(notice string) {
 		c.T.Fatalf("%s: ended with %v, want close status 1001 (going away)", c.Nick, err)
 	}
 }
+
+func (c *wsDoorClient) SetNick(n string) {
+	c.T.Helper()
+	c.Send(map[string]string{"op": "nick", "nick": n})
+	if f := c.next(); f.S("re") != "nick" || f.S("op") == "error" || f.S("nick") != n {
+		c.T.Fatalf("%s: nick %s: got %v", c.Nick, n, f)
+	}
+	c.Nick = n
+}
+
+func (c *wsDoorClient) Join(room string) {
+	c.T.Helper()
+	c.Send(map[string]string{"op": "join", "room": room})
+	if f := c.next(); f.S("re") != "join" || f.S("op") == "error" || f.S("room") != room {
+		c.T.Fatalf("%s: join %s: got %v", c.Nick, room, f)
+	}
+}
+
+func (c *wsDoorClient) Private(to, text string) {
+	c.T.Helper()
+	c.Send(map[string]string{"op": "msg", "to": to, "text": text})
+}
+
+func (c *wsDoorClient) ExpectPrivate(from, text string) {
+	c.T.Helper()
+	for i := 0; i < 100000; i++ {
+		if f := c.next(); isMessageFrame(f) {
+			if f.S("op") != "private" || f.S("from") != from || f.S("text") != text {
+				c.T.Fatalf("%s: got message %v, want private from %s: %q", c.Nick, f, from, text)
+			}
+			return
+		}
+	}
+}
+
+func (c *wsDoorClient) ExpectJoin(room, nick string) {
+	c.T.Helper()
+	for i := 0; i < 100000; i++ {
+		f := c.next()
+		if f.S("op") == "event" && f.S("kind") == "join" && f.S("room") == room && f.S("nick") == nick {
+			return
+		}
+		if isMessageFrame(f) {
+			c.T.Fatalf("%s: got message %v before %s joined %s", c.Nick, f, nick, room)
+		}
+	}
+}
+
+// isMessageFrame reports whether a frame is a message (a topic's or a
+// private one), not a reply or an event.
+func isMessageFrame(f webtest.Frame) bool { return f.S("op") == "msg" || f.S("op") == "private" }
 
 // sseDoorClient is the SSE door's adapter: it listens on an event
 // stream and, as SSE cannot send, publishes with HTTP POST /pub. Each
