@@ -87,7 +87,9 @@ type Config struct {
 	ForwardBuffer      int
 	ForwardBufferBytes int
 	// MaxBackoff is the longest wait between reconnection attempts
-	// (default 5s); waits double from 100ms up to it, with jitter.
+	// (default 2s); waits double from 100ms up to it, with jitter. It
+	// bounds how long after NATS is back (or a partition heals) the node
+	// reconnects, so the heal's bound (docs/cluster.md) depends on it.
 	MaxBackoff time.Duration
 }
 
@@ -156,7 +158,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ForwardBufferBytes = 16 << 20
 	}
 	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 5 * time.Second
+		c.MaxBackoff = 2 * time.Second
 	}
 	return c, nil
 }

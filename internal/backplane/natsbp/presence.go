@@ -43,6 +43,7 @@ const (
 	claimHoldLimit = 5 * time.Second
 	presenceQueue  = 1 << 16 // presence messages buffered before NATS drops (and a resync heals)
 	maxLost        = 1 << 12 // dropped nodes remembered, to say "back" when they return
+	maxHeldDeltas  = 256     // deltas kept while a snapshot is awaited
 )
 
 // pevent is one presence change on the wire.
@@ -97,6 +98,7 @@ type view struct {
 	rooms       map[string]map[uint64]struct{}
 	nicks       map[string]uint64 // lower-case nick → client
 	staging     []pclientWire     // snapshot chunks being received
+	held        []pmsg            // deltas received while a snapshot is awaited
 }
 
 func newView() *view {
@@ -477,23 +479,40 @@ func (p *presence) onHeartbeat(m pmsg) {
 func (p *presence) onDelta(m pmsg) {
 	p.vmu.Lock()
 	v := p.peers[m.Node]
-	if v == nil || !v.synced || !v.asked.IsZero() {
+	if v == nil {
 		p.vmu.Unlock()
 		return // a heartbeat will bring a snapshot
 	}
 	v.lastSeen = time.Now()
-	last := m.Seq + uint64(len(m.Events)) - 1
-	if last <= v.seq {
+	if !v.synced || !v.asked.IsZero() {
+		// A snapshot is on its way; the deltas after it continue it.
+		if len(v.held) < maxHeldDeltas {
+			v.held = append(v.held, m)
+		}
 		p.vmu.Unlock()
 		return
 	}
-	if m.Seq > v.seq+1 {
+	gap := v.applyDelta(m)
+	if gap {
 		// A delta went missing: keep showing what we have, ask for all.
 		v.asked = time.Now()
-		v.staging = nil
-		p.vmu.Unlock()
+		v.staging, v.held = nil, nil
+	}
+	p.vmu.Unlock()
+	if gap {
 		p.publish(m.Node, "snapreq", pmsg{Node: p.b.node})
-		return
+	}
+}
+
+// applyDelta applies the changes of m that v has not seen; it reports a
+// gap (v missed an earlier delta) instead of applying any.
+func (v *view) applyDelta(m pmsg) (gap bool) {
+	last := m.Seq + uint64(len(m.Events)) - 1
+	if last <= v.seq {
+		return false
+	}
+	if m.Seq > v.seq+1 {
+		return true
 	}
 	for i, e := range m.Events {
 		if m.Seq+uint64(i) > v.seq {
@@ -501,7 +520,7 @@ func (p *presence) onDelta(m pmsg) {
 		}
 	}
 	v.seq = last
-	p.vmu.Unlock()
+	return false
 }
 
 // sendSnapshot answers a snapshot request. Holding pubMu, it first
@@ -581,6 +600,15 @@ func (p *presence) onSnapshot(m pmsg) {
 	}
 	v.clients, v.rooms, v.nicks = nv.clients, nv.rooms, nv.nicks
 	v.seq, v.synced, v.asked, v.staging = m.Seq, true, time.Time{}, nil
+	// Deltas that arrived while the snapshot was awaited continue it
+	// (those it already covers are skipped); after a gap the next
+	// heartbeat asks again.
+	for _, d := range v.held {
+		if v.applyDelta(d) {
+			break
+		}
+	}
+	v.held = nil
 	resolve = true
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
 )
@@ -83,5 +84,28 @@ func TestNickClashRule(t *testing.T) {
 		if lose := len(got) == 1 && got[0] == (clash{nick: "Dup", winner: tc.peer}); lose != tc.lose || len(got) > 1 {
 			t.Errorf("%s: clashes %v, want losing=%v", tc.name, got, tc.lose)
 		}
+	}
+}
+
+// Deltas that arrive while a snapshot is awaited are kept and continue the
+// snapshot, so a member who joined meanwhile is not missing until the next
+// resync.
+func TestDeltasHeldDuringSnapshot(t *testing.T) {
+	t.Parallel()
+	b := &Backplane{cfg: Config{NodeName: "n1"}, guest: "guest-n1-"}
+	b.pres.init(b)
+	p := &b.pres
+	v := newView()
+	v.name, v.lastSeen, v.asked = "n2", time.Now(), time.Now() // a snapshot was asked for
+	p.peers[7] = v
+	// Delta 2 (bob joins lobby) arrives before the snapshot, which covers
+	// change 1 (bob connects).
+	p.onDelta(pmsg{Node: 7, Seq: 2, Events: []pevent{{Op: hub.PresenceJoin, Client: 5, Room: "lobby"}}})
+	p.onSnapshot(pmsg{Node: 7, Name: "n2", Seq: 1, Last: true, Clients: []pclientWire{{ID: 5, Nick: "bob"}}})
+	if got := b.RemoteWho("lobby"); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("lobby after the snapshot: %q, want bob (the held delta applied)", got)
+	}
+	if v.seq != 2 || len(v.held) != 0 {
+		t.Fatalf("view seq %d, %d held, want 2 and none", v.seq, len(v.held))
 	}
 }
