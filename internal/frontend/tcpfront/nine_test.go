@@ -64,31 +64,108 @@ func forEach(n, par int, fn func(i int) error) error {
 	return first
 }
 
-// Dial attempts: on a busy machine the accept queue can overflow for a
-// moment, and the kernel drops the SYN; its own retransmits then back off
-// (1 s, 2 s, 4 s, ...), so a fresh attempt after a short wait connects
-// sooner than waiting on one. The attempts are bounded in count and time.
-const (
-	dialAttempts = 6
-	dialAttempt  = 3 * time.Second
-)
+// retryDialer makes bounded dial attempts: on a busy machine the accept
+// queue can overflow for a moment and the kernel drops the SYN; its own
+// retransmits then back off (1 s, 2 s, 4 s, ...), so a fresh attempt after
+// a short wait connects sooner than waiting on one. The attempts are
+// bounded in count and time.
+type retryDialer struct {
+	attempts  int           // at most this many attempts
+	each      time.Duration // each bounded by this
+	afterFail func(n int)   // if set, called after the nth failed attempt
+}
 
-// dialRetry connects to addr from local, making up to dialAttempts
-// attempts of at most dialAttempt each, none past end.
-func dialRetry(local *net.TCPAddr, addr string, end time.Time) (net.Conn, error) {
+// nineDialer is the 9,000-client test's: 6 attempts of 3 s.
+var nineDialer = retryDialer{attempts: 6, each: 3 * time.Second}
+
+// dial connects to addr from local (nil for any), none of its attempts
+// past end. It returns the connection and how many attempts failed first.
+func (rd retryDialer) dial(local *net.TCPAddr, addr string, end time.Time) (net.Conn, int, error) {
 	var err error
-	for a := 1; a <= dialAttempts; a++ {
+	for a := 0; a < rd.attempts; a++ {
 		left := time.Until(end)
 		if left <= 0 {
-			return nil, fmt.Errorf("dial: out of time after %d attempts: %w", a-1, err)
+			return nil, a, fmt.Errorf("dial: out of time after %d attempts: %w", a, err)
 		}
-		d := net.Dialer{Timeout: min(dialAttempt, left), LocalAddr: local}
+		d := net.Dialer{Timeout: min(rd.each, left)}
+		if local != nil {
+			d.LocalAddr = local
+		}
 		var c net.Conn
 		if c, err = d.Dial("tcp", addr); err == nil {
-			return c, nil
+			return c, a, nil
+		}
+		if rd.afterFail != nil {
+			rd.afterFail(a + 1)
 		}
 	}
-	return nil, fmt.Errorf("dial: %d attempts failed, the last: %w", dialAttempts, err)
+	return nil, rd.attempts, fmt.Errorf("dial: %d attempts failed, the last: %w", rd.attempts, err)
+}
+
+// TestRetryDialerOutlastsFullBacklog: a listener whose accept queue is
+// full drops new SYNs, so one short attempt times out; once the server
+// accepts again, a later attempt connects.
+func TestRetryDialerOutlastsFullBacklog(t *testing.T) {
+	t.Parallel()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	// Backlog 0: one connection waits to be accepted, the next SYN is
+	// dropped.
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	first, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+
+	short := retryDialer{attempts: 1, each: 200 * time.Millisecond}
+	if c, _, err := short.dial(nil, addr, time.Now().Add(timeout)); err == nil {
+		c.Close()
+		t.Fatal("a dial to a listener with a full accept queue connected; the test cannot tell retries apart")
+	}
+	// Once two attempts have failed, the server accepts the waiting
+	// connection, which makes room in the queue.
+	twoFailed := make(chan struct{})
+	var once sync.Once
+	rd := retryDialer{attempts: 20, each: 200 * time.Millisecond, afterFail: func(n int) {
+		if n == 2 {
+			once.Do(func() { close(twoFailed) })
+		}
+	}}
+	accepted := make(chan error, 1)
+	go func() {
+		<-twoFailed
+		nfd, _, err := syscall.Accept(fd)
+		if err == nil {
+			syscall.Close(nfd)
+		}
+		accepted <- err
+	}()
+	c, failed, err := rd.dial(nil, addr, time.Now().Add(timeout))
+	once.Do(func() { close(twoFailed) }) // in case it never failed twice
+	if aerr := <-accepted; aerr != nil {
+		t.Fatalf("accept: %v", aerr)
+	}
+	if err != nil {
+		t.Fatalf("retrying dial: %v", err)
+	}
+	c.Close()
+	if failed < 2 {
+		t.Errorf("connected after %d failed attempts; want at least 2, while the queue was full", failed)
+	}
 }
 
 // TestNineThousandClients connects 9,000 TCP clients, subscribes each, and
@@ -128,7 +205,7 @@ func TestNineThousandClients(t *testing.T) {
 		// Each client dials from its own loopback source address, bound
 		// explicitly, so the test does not depend on free ephemeral ports
 		// of 127.0.0.1, which other processes on the machine may be using.
-		c, err := dialRetry(&net.TCPAddr{IP: net.IPv4(127, 90, byte(i%250), byte(1+i/250))}, srv.addr, end)
+		c, _, err := nineDialer.dial(&net.TCPAddr{IP: net.IPv4(127, 90, byte(i%250), byte(1+i/250))}, srv.addr, end)
 		if err != nil {
 			return fmt.Errorf("client %d: %w", i, err)
 		}
