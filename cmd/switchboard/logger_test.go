@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestLogDurationsAsText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
-		log, err := newLogger(&b, tt.format, "info")
+		log, err := newLogger(&b, tt.format, "info", new(slog.LevelVar))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@
 //	switchboard stress ...        the goroutine experiments, measured
 //	switchboard pub TOPIC [TEXT]  publish a message (or each line of stdin)
 //	switchboard sub PATTERN...    print the messages on patterns
+//	switchboard check-config FILE validate a config file
 //	switchboard version           print the version
 package main
 
@@ -55,6 +56,8 @@ func run(ctx context.Context, stop func(), args []string, stdout, stderr io.Writ
 		return pubMain(ctx, args, stdout, stderr)
 	case "sub":
 		return subMain(ctx, args, stdout, stderr)
+	case "check-config":
+		return checkConfig(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchboard", versionString())
 		return nil
@@ -75,6 +78,7 @@ Usage:
   switchboard stress EXPERIMENT the goroutine experiments, measured; see switchboard stress help
   switchboard pub TOPIC [TEXT]  publish TEXT, or each line of stdin, on TOPIC; see switchboard pub -h
   switchboard sub PATTERN...    print every message on the patterns, one a line; see switchboard sub -h
+  switchboard check-config FILE validate a config file (exit 1 on any problem)
   switchboard version           print the version
 `)
 }

@@ -23,9 +23,19 @@ const (
 // runtimeOpts are the settings that main applies itself rather than the
 // server.
 type runtimeOpts struct {
+	configFile          string
 	logFormat, logLevel string
 	gcPercent           int
 }
+
+// fileTables are the config file's tables, decoded strictly: a table
+// without a field here is an error naming it and its line. There are none
+// yet; adding one is one field, e.g.
+//
+//	Users     []userTable    `toml:"user"`      // [[user]]
+//	Anonymous *permissions   `toml:"anonymous"` // [anonymous]
+//	History   []historyTable `toml:"history"`   // [[history]]
+type fileTables struct{}
 
 // serveOptions declares every setting of `switchboard serve` once: its
 // flag (and so environment variable), the field it sets, its default (the
@@ -33,6 +43,8 @@ type runtimeOpts struct {
 // it. docs/configuration.md describes the same table.
 func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s := config.New("switchboard serve", envPrefix)
+	s.Tables(&fileTables{})
+	s.File(&rt.configFile, "config", "TOML config file: any setting below as a top-level key without the dashes (max-pending = \"64KiB\"); flags and environment win over it; SIGHUP reloads it")
 
 	// Doors.
 	s.String(&cfg.TCP.Addr, "tcp-addr", tcpfront.DefaultAddr, "TCP (line protocol) listen address")
@@ -41,12 +53,12 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 
 	// Limits.
 	config.Size(s, &cfg.TCP.MaxLine, "max-line", tcpfront.DefaultMaxLine, "longest accepted line-protocol line, not counting the line ending")
-	config.Size(s, &cfg.Session.MaxPending, "max-pending", session.DefaultMaxPending, "per-client outbound queue limit; over it the client is disconnected as a slow consumer")
-	s.Float(&cfg.Session.RateLimit, "rate-limit", 0, "per-client publish limit in messages per second, also per IP for HTTP publishes; 0 = off")
-	s.Int(&cfg.Session.RateBurst, "rate-burst", session.DefaultRateBurst, "messages a client may publish at once above --rate-limit")
-	s.Int(&cfg.Limits.MaxConns, "max-conns", 0, "maximum concurrent connections over all doors; 0 = unlimited")
-	s.Int(&cfg.Limits.MaxConnsPerIP, "max-conns-per-ip", 0, "maximum concurrent connections per client IP; 0 = unlimited")
-	s.Duration(&cfg.TCP.IdleTimeout, "idle-timeout", 0, "disconnect TCP clients that send nothing for this long; 0 = never")
+	config.Size(s, &cfg.Session.MaxPending, "max-pending", session.DefaultMaxPending, "per-client outbound queue limit; over it the client is disconnected as a slow consumer (a reload applies to new connections)").Reloadable()
+	s.Float(&cfg.Session.RateLimit, "rate-limit", 0, "per-client publish limit in messages per second, also per IP for HTTP publishes; 0 = off (a reload applies to new connections)").Reloadable()
+	s.Int(&cfg.Session.RateBurst, "rate-burst", session.DefaultRateBurst, "messages a client may publish at once above --rate-limit (a reload applies to new connections)").Reloadable()
+	s.Int(&cfg.Limits.MaxConns, "max-conns", 0, "maximum concurrent connections over all doors; 0 = unlimited").Reloadable()
+	s.Int(&cfg.Limits.MaxConnsPerIP, "max-conns-per-ip", 0, "maximum concurrent connections per client IP; 0 = unlimited").Reloadable()
+	s.Duration(&cfg.TCP.IdleTimeout, "idle-timeout", 0, "disconnect TCP clients that send nothing for this long; 0 = never").Reloadable()
 	config.Size(s, &cfg.TCP.SendBuffer, "tcp-sndbuf", 0, "socket send buffer of TCP clients (SO_SNDBUF; Linux doubles it); 0 = the kernel's autotuning (up to a few MiB)")
 	s.Duration(&cfg.TCP.KeepAlive, "tcp-keepalive", tcpfront.DefaultKeepAlive, "TCP keepalive probe interval for TCP clients (dead peers are found after ~10 unanswered probes); negative = off")
 	s.Duration(&cfg.TCP.ParkAfter, "park-after", tcpfront.DefaultParkAfter, "idle time after which a TCP connection gives up its goroutine and waits in an epoll set (Linux); negative (e.g. -1s) = never")
@@ -78,6 +90,6 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	// Runtime and logging.
 	s.Int(&rt.gcPercent, "gc-percent", defaultGCPercent, "garbage collector target (runtime/debug.SetGCPercent): heap growth in percent before a collection; 0 = Go's default or $GOGC")
 	s.String(&rt.logFormat, "log-format", defaultLogFormat, "log format: text or json")
-	s.String(&rt.logLevel, "log-level", defaultLogLevel, "log level: debug, info, warn or error")
+	s.String(&rt.logLevel, "log-level", defaultLogLevel, "log level: debug, info, warn or error").Reloadable()
 	return s
 }

@@ -121,6 +121,7 @@ type Option struct {
 	v      value
 	reload bool
 	secret bool
+	file   bool // names the config file (Set.File)
 	source Source
 }
 
@@ -157,6 +158,7 @@ type Set struct {
 	envPrefix string
 	opts      []*Option
 	byName    map[string]*Option
+	tables    any // pointer to the struct of the config file's tables
 }
 
 // New returns an empty Set for the command name (used in messages); a
@@ -270,7 +272,8 @@ func (s *Set) EnvName(name string) string {
 
 // Load sets every option from its sources: the command line args first,
 // then the environment (lookupEnv, usually os.LookupEnv; nil means none)
-// for options the command line left alone. It returns flag.ErrHelp for
+// for options the command line left alone, then the config file named by
+// the File option (see LoadFile) for options neither set. It returns flag.ErrHelp for
 // -h/--help (after nothing else), and an error naming the flag, variable
 // or file line of the first bad value. Stray arguments are an error.
 func (s *Set) Load(args []string, lookupEnv func(string) (string, bool)) error {
@@ -290,6 +293,11 @@ func (s *Set) Load(args []string, lookupEnv func(string) (string, bool)) error {
 	fs.Visit(func(f *flag.Flag) { s.byName[f.Name].source = FromFlag })
 	if err := s.loadEnv(lookupEnv); err != nil {
 		return err
+	}
+	for _, o := range s.opts {
+		if path := o.v.String(); o.file && path != "" {
+			return s.LoadFile(path)
+		}
 	}
 	return nil
 }
@@ -450,6 +458,24 @@ func orEmpty(s string) string {
 		return `""`
 	}
 	return s
+}
+
+// Adopt copies into s the values of next's reloadable options that
+// differ, so that s describes what runs after a reload: the reloadable
+// settings from next, the others as they were. s and next must be
+// declared by the same code.
+func (s *Set) Adopt(next *Set) error {
+	for _, n := range next.opts {
+		o := s.byName[n.Name]
+		if o == nil || !n.reload || o.v.String() == n.v.String() {
+			continue
+		}
+		if err := o.v.Set(n.v.String()); err != nil {
+			return fmt.Errorf("config: adopt %s: %w", n.Name, err)
+		}
+		o.source = n.source
+	}
+	return nil
 }
 
 // Diff lists the options whose values differ between old and new, two

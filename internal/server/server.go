@@ -76,6 +76,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// registryLimits are the session registry's limits for cfg: the
+// connection limits, and the session rate limit applied per client IP to
+// HTTP publishes, which have no session.
+func registryLimits(cfg Config) session.Limits {
+	l := cfg.Limits
+	l.VisitorRate, l.VisitorBurst = cfg.Session.RateLimit, cfg.Session.RateBurst
+	return l
+}
+
 // door is what the server needs of a front end.
 type door interface {
 	Serve() error
@@ -98,6 +107,7 @@ type Server struct {
 	hub     *hub.Hub
 	reg     *session.Registry
 	tcp     *tcpfront.Front
+	web     *webfront.Front // nil without a web door
 	door    []door
 	cluster *clusterRun // the backplane and embedded NATS, when clustered
 	metrics *metrics.Collector
@@ -124,7 +134,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if cfg.Session.RateBurst == 0 {
-		// The web door's per-IP limiter reads the burst too: give both
+		// HTTP publishes' per-IP limiter takes the burst too: give both
 		// the session's default.
 		cfg.Session.RateBurst = session.DefaultRateBurst
 	}
@@ -138,11 +148,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.closeCluster()
 		return nil, err
 	}
-	limits := cfg.Limits
-	// HTTP publishes have no session: the registry applies the session
-	// rate limit to them per client IP.
-	limits.VisitorRate, limits.VisitorBurst = cfg.Session.RateLimit, cfg.Session.RateBurst
-	s.reg = session.NewRegistry(s.hub, limits)
+	s.reg = session.NewRegistry(s.hub, registryLimits(cfg))
 	m, err := metrics.New(s.hub, s.reg, s.cfg.Metrics)
 	if err != nil {
 		s.closeCluster()

@@ -18,6 +18,7 @@ func (s *Server) setupWeb() error {
 	if err != nil {
 		return err
 	}
+	s.web = f
 	s.door = append(s.door, f)
 	s.log.Info("web door listening", "addr", f.Addr().String())
 	return nil
@@ -25,10 +26,8 @@ func (s *Server) setupWeb() error {
 
 // HTTPAddr returns the web door's bound address, or "" when it is off.
 func (s *Server) HTTPAddr() string {
-	for _, d := range s.door {
-		if f, ok := d.(*webfront.Front); ok {
-			return f.Addr().String()
-		}
+	if s.web == nil {
+		return ""
 	}
-	return ""
+	return s.web.Addr().String()
 }

@@ -34,7 +34,7 @@ type Registry struct {
 	hub      *hub.Hub
 	limits   Limits
 	formats  *frames.Formats
-	visitors *ipLimiter // nil without a visitor rate limit
+	visitors atomic.Pointer[ipLimiter] // holds nil without a visitor rate limit
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
@@ -98,11 +98,12 @@ type counters struct {
 
 // NewRegistry returns a registry for sessions on h.
 func NewRegistry(h *hub.Hub, l Limits) *Registry {
-	return &Registry{
+	g := &Registry{
 		hub: h, limits: l, formats: frames.NewFormats(),
-		visitors: newIPLimiter(l.VisitorRate, l.VisitorBurst),
 		sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int),
 	}
+	g.visitors.Store(newIPLimiter(l.VisitorRate, l.VisitorBurst))
+	return g
 }
 
 // Hub returns the hub the sessions use.
@@ -111,6 +112,17 @@ func (g *Registry) Hub() *hub.Hub { return g.hub }
 // Formats returns the table of wire formats, with which each door
 // registers the formats its codecs write (see package frames).
 func (g *Registry) Formats() *frames.Formats { return g.formats }
+
+// SetLimits replaces the limits (on SIGHUP). Connections already
+// admitted stay; the connection limits apply to the next Admit, the
+// visitor rate to the next visitor publish, with every address's bucket
+// full again.
+func (g *Registry) SetLimits(l Limits) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.limits = l
+	g.visitors.Store(newIPLimiter(l.VisitorRate, l.VisitorBurst))
+}
 
 // Ticket is an admitted connection's place under the limits; Release gives
 // it back. A front end admits a connection before creating its session, so

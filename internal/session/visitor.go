@@ -31,7 +31,7 @@ func (g *Registry) Publish(v Visitor, topic, text string) (int, error) {
 			return 0, e
 		}
 	}
-	if ok, wait := g.visitors.allow(v.RemoteAddr, time.Now()); !ok {
+	if ok, wait := g.visitors.Load().allow(v.RemoteAddr, time.Now()); !ok {
 		g.stats.rateLimited.Add(1)
 		return 0, &Error{Code: CodeRateLimited, Text: fmt.Sprintf("rate limited: try again in %v", wait.Round(time.Millisecond)), RetryAfter: wait}
 	}

@@ -95,7 +95,7 @@ func (f *Front) open(c *net.TCPConn) *reader {
 		_ = c.Close()
 		return nil
 	}
-	scfg := f.cfg.Session
+	scfg := f.live.Load().Session
 	scfg.RemoteAddr = remote
 	r.s = session.New(f.reg, scfg, r, f.codec)
 	r.s.Info(f.cfg.Banner + " You are " + r.s.Nick() + ". Type /help for commands.")
@@ -295,8 +295,9 @@ func (r *reader) wait() error {
 	cfg := &r.f.cfg
 	for {
 		var deadline time.Time
-		if cfg.IdleTimeout > 0 {
-			deadline = r.active.Add(cfg.IdleTimeout)
+		idle := r.f.idleTimeout()
+		if idle > 0 {
+			deadline = r.active.Add(idle)
 		}
 		if cfg.ParkAfter > 0 {
 			park := r.active.Add(cfg.ParkAfter)
@@ -323,7 +324,7 @@ func (r *reader) wait() error {
 			return rerr
 		case !errors.Is(err, os.ErrDeadlineExceeded):
 			return err
-		case cfg.IdleTimeout > 0 && time.Since(r.active) >= cfg.IdleTimeout:
+		case idle > 0 && time.Since(r.active) >= idle:
 			return errIdle
 		case cfg.ParkAfter < 0 || time.Since(r.active) < cfg.ParkAfter:
 			// Bytes came in since the deadline was set: not idle yet.

@@ -62,6 +62,7 @@ type Config struct {
 // concurrent use.
 type Front struct {
 	cfg     Config
+	live    atomic.Pointer[Reloadable] // the settings SetReloadable may change
 	reg     *session.Registry
 	ln      *net.TCPListener
 	log     *slog.Logger
@@ -105,11 +106,34 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
 	}
 	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers(), codec: codec}
+	f.live.Store(&Reloadable{Session: cfg.Session, IdleTimeout: cfg.IdleTimeout})
 	f.parker = newParker(f)
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
 	f.iovecs.New = func() any { v := make([]syscall.Iovec, 0, maxIovecs); return &v }
 	return f, nil
 }
+
+// Reloadable is the part of Config that may change while the door runs.
+type Reloadable struct {
+	// Session replaces Config.Session for connections accepted from now
+	// on; connections already open keep theirs. Door and Logger are the
+	// door's own whatever it says.
+	Session session.Config
+	// IdleTimeout replaces Config.IdleTimeout for every connection, from
+	// its next wake-up (at most ParkAfter, or the old timeout, away).
+	IdleTimeout time.Duration
+}
+
+// SetReloadable changes the settings of Reloadable while the door runs
+// (on SIGHUP). Safe for concurrent use.
+func (f *Front) SetReloadable(r Reloadable) {
+	r.Session.Door = f.cfg.Session.Door
+	r.Session.Logger = f.cfg.Session.Logger
+	f.live.Store(&r)
+}
+
+// idleTimeout is the current Config.IdleTimeout.
+func (f *Front) idleTimeout() time.Duration { return f.live.Load().IdleTimeout }
 
 // readBufSize is the size of the pooled read buffers: large enough that a
 // fast publisher's commands arrive in few reads.

@@ -193,7 +193,7 @@ func (p *parker) poll() {
 				wake = append(wake, r)
 			}
 		}
-		if t := p.f.cfg.IdleTimeout; t > 0 {
+		if t := p.f.idleTimeout(); t > 0 {
 			now := time.Now()
 			for id, r := range p.parked {
 				if now.Sub(r.active) >= t {

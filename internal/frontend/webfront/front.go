@@ -11,6 +11,7 @@ import (
 	"path"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
@@ -52,7 +53,8 @@ const (
 const HTTPSender = "http"
 
 // Config configures the web door. Zero values mean the documented
-// defaults. It is read once by Listen and never changed afterwards.
+// defaults. It is read once by Listen; only Session changes afterwards,
+// through SetSession.
 type Config struct {
 	// Addr is the listen address (default DefaultAddr); "127.0.0.1:0"
 	// picks a free port.
@@ -152,9 +154,10 @@ type Front struct {
 	handler   http.Handler
 	metrics   *doorMetrics
 	collector *metrics.Collector
-	ownStats  bool     // collector is the door's own: Serve runs its sampler
-	formats   formats  // the web door's frame-cache keys
-	hosts     hostRule // the Host headers answered
+	ownStats  bool                           // collector is the door's own: Serve runs its sampler
+	formats   formats                        // the web door's frame-cache keys
+	hosts     hostRule                       // the Host headers answered
+	session   atomic.Pointer[session.Config] // settings for new streams (SetSession)
 
 	mu       sync.Mutex // guards closed and the Add side of handlers
 	closed   bool
@@ -203,6 +206,7 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	if f.formats, err = registerFormats(reg.Formats()); err != nil {
 		return nil, err
 	}
+	f.SetSession(cfg.Session)
 	f.collector = cfg.Metrics
 	if f.collector == nil {
 		c, err := metrics.New(h, reg, metrics.Config{})
@@ -424,9 +428,17 @@ func (f *Front) serveReady(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte(f.readyText()))
 }
 
+// SetSession replaces the per-session settings (queue limit, rate limit)
+// that streams opened from now on take; open streams keep theirs. It runs
+// on SIGHUP; safe for concurrent use.
+func (f *Front) SetSession(c session.Config) {
+	c.Logger = f.cfg.Logger
+	f.session.Store(&c)
+}
+
 // sessionConfig returns the session settings for one stream.
 func (f *Front) sessionConfig(door, remote string) session.Config {
-	c := f.cfg.Session
+	c := *f.session.Load()
 	c.Door = door
 	c.RemoteAddr = remote
 	return c

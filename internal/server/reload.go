@@ -1,0 +1,29 @@
+package server
+
+import (
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/session"
+)
+
+// Reload applies the settings that may change while the server runs,
+// without dropping a connection: Session (queue limit and publish rate
+// limit, for connections opened from now on, and the HTTP publish
+// limiter), Limits (the next connection is admitted under them) and
+// TCP.IdleTimeout (every TCP connection, from its next wake-up). The rest
+// of cfg is ignored; the caller reports changes there as needing a
+// restart. An invalid cfg is refused and nothing changes. Safe for
+// concurrent use.
+func (s *Server) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.Session.RateBurst == 0 {
+		cfg.Session.RateBurst = session.DefaultRateBurst
+	}
+	s.reg.SetLimits(registryLimits(cfg))
+	s.tcp.SetReloadable(tcpfront.Reloadable{Session: cfg.Session, IdleTimeout: cfg.TCP.IdleTimeout})
+	if s.web != nil {
+		s.web.SetSession(cfg.Session)
+	}
+	return nil
+}
