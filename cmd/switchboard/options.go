@@ -58,6 +58,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Int(&cfg.Session.RateBurst, "rate-burst", session.DefaultRateBurst, "messages a client may publish at once above --rate-limit (a reload applies to new connections)").Reloadable()
 	s.Int(&cfg.Limits.MaxConns, "max-conns", 0, "maximum concurrent connections over all doors; 0 = unlimited").Reloadable()
 	s.Int(&cfg.Limits.MaxConnsPerIP, "max-conns-per-ip", 0, "maximum concurrent connections per client IP; 0 = unlimited").Reloadable()
+	s.Int(&cfg.FDReserve, "fd-reserve", server.DefaultFDReserve, "file descriptors kept back below the process limit (ulimit -n): past the rest, new clients are refused cleanly (TCP \"! server full\", HTTP 503) and /healthz still answers; negative = none")
 	s.Duration(&cfg.TCP.IdleTimeout, "idle-timeout", 0, "disconnect TCP clients that send nothing for this long; 0 = never").Reloadable()
 	config.Size(s, &cfg.TCP.SendBuffer, "tcp-sndbuf", 0, "socket send buffer of TCP clients (SO_SNDBUF; Linux doubles it); 0 = the kernel's autotuning (up to a few MiB)")
 	s.Duration(&cfg.TCP.KeepAlive, "tcp-keepalive", tcpfront.DefaultKeepAlive, "TCP keepalive probe interval for TCP clients (dead peers are found after ~10 unanswered probes); negative = off")

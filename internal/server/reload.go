@@ -20,7 +20,7 @@ func (s *Server) Reload(cfg Config) error {
 	if cfg.Session.RateBurst == 0 {
 		cfg.Session.RateBurst = session.DefaultRateBurst
 	}
-	s.reg.SetLimits(registryLimits(cfg))
+	s.reg.SetLimits(s.registryLimits(cfg))
 	s.tcp.SetReloadable(tcpfront.Reloadable{Session: cfg.Session, IdleTimeout: cfg.TCP.IdleTimeout})
 	if s.web != nil {
 		s.web.SetSession(cfg.Session)

@@ -48,6 +48,12 @@ type Config struct {
 	// Cluster configures the NATS backplane (see cluster.go); empty means
 	// a single node.
 	Cluster ClusterConfig
+	// FDReserve is how many file descriptors are kept back from clients
+	// below the process's RLIMIT_NOFILE (default DefaultFDReserve;
+	// negative: none), so that the server refuses new clients cleanly
+	// ("! server full", 503) before it runs out, and still answers
+	// /healthz. It lowers Limits.MaxConns when that is higher or 0.
+	FDReserve int
 	// ShutdownTimeout bounds how long Shutdown lets queues drain and
 	// requests finish when the caller's context has no deadline (default
 	// DefaultShutdownTimeout). Past it everything left is cut, whatever
@@ -79,9 +85,13 @@ func (c Config) Validate() error {
 // registryLimits are the session registry's limits for cfg: the
 // connection limits, and the session rate limit applied per client IP to
 // HTTP publishes, which have no session.
-func registryLimits(cfg Config) session.Limits {
+func (s *Server) registryLimits(cfg Config) session.Limits {
 	l := cfg.Limits
 	l.VisitorRate, l.VisitorBurst = cfg.Session.RateLimit, cfg.Session.RateBurst
+	if s.fdCap > 0 && (l.MaxConns == 0 || l.MaxConns > s.fdCap) {
+		s.log.Info("connections limited by the descriptor limit", "max_conns", s.fdCap, "fd_reserve", cfg.FDReserve)
+		l.MaxConns = s.fdCap
+	}
 	return l
 }
 
@@ -110,6 +120,7 @@ type Server struct {
 	web     *webfront.Front // nil without a web door
 	door    []door
 	cluster *clusterRun // the backplane and embedded NATS, when clustered
+	fdCap   int         // connections the descriptor limit leaves room for; 0: no bound
 	metrics *metrics.Collector
 	quit    chan struct{}  // closed by Shutdown: stops the metrics sampler
 	bg      sync.WaitGroup // the metrics sampler
@@ -133,6 +144,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.FDReserve == 0 {
+		cfg.FDReserve = DefaultFDReserve
+	}
 	if cfg.Session.RateBurst == 0 {
 		// HTTP publishes' per-IP limiter takes the burst too: give both
 		// the session's default.
@@ -148,7 +162,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.closeCluster()
 		return nil, err
 	}
-	s.reg = session.NewRegistry(s.hub, registryLimits(cfg))
+	fdCap, err := connCap(0, cfg.FDReserve)
+	if err != nil {
+		s.closeCluster()
+		return nil, err
+	}
+	s.fdCap = fdCap
+	s.reg = session.NewRegistry(s.hub, s.registryLimits(cfg))
 	m, err := metrics.New(s.hub, s.reg, s.cfg.Metrics)
 	if err != nil {
 		s.closeCluster()

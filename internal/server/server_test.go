@@ -105,16 +105,7 @@ func TestServeStopsOnContext(t *testing.T) {
 // while the server serves and the registry counts TCP clients.
 func TestMetricsWithoutWebDoor(t *testing.T) {
 	t.Parallel()
-	srv, err := server.New(server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		_ = srv.Shutdown(context.Background())
-		<-done
-	})
+	srv := startServing(t, server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}})
 	if srv.HTTPAddr() != "" {
 		t.Fatalf("web door is on at %s", srv.HTTPAddr())
 	}

@@ -3,15 +3,23 @@ package webfront
 import (
 	"io/fs"
 	"net/http"
+	"path"
 	"regexp"
+	"strings"
 )
 
 // assetRoutes serves the embedded web assets: the chat app at /, the
 // dashboard at /dashboard, and their files under /chat/, /dashboard/ and
-// /vendor/.
+// /vendor/. Directories are not listed: they answer 404.
 func (f *Front) assetRoutes(mux *http.ServeMux) {
 	files := http.FileServerFS(f.cfg.Assets)
 	static := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: a directory would be listed.
+		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+		if st, err := fs.Stat(f.cfg.Assets, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})

@@ -181,7 +181,7 @@ func Listen(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web door: listen on %s: %w", f.cfg.Addr, err)
 	}
-	f.ln = ln
+	f.ln = &admitListener{Listener: ln, reg: reg}
 	return f, nil
 }
 
@@ -230,6 +230,7 @@ func New(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		ConnState:         f.connState,
+		ConnContext:       connContext,
 	}
 	return f, nil
 }
@@ -257,7 +258,7 @@ func (f *Front) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", f.serveHealth)
 	mux.HandleFunc("GET /readyz", f.serveReady)
 	f.assetRoutes(mux)
-	return securityHeaders(f.checkHost(mux))
+	return securityHeaders(f.refuseFull(f.checkHost(mux)))
 }
 
 // track counts running handlers so Wait can wait for them, refuses new

@@ -80,13 +80,11 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	ticket, err := f.reg.Admit(r.RemoteAddr)
-	if err != nil {
-		w.Header().Set("Retry-After", "5")
-		httpError(w, http.StatusServiceUnavailable, "server full")
+	release, ok := f.admitStream(w, r)
+	if !ok {
 		return
 	}
-	defer ticket.Release()
+	defer release()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")

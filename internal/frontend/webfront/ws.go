@@ -84,13 +84,11 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ticket, err := f.reg.Admit(r.RemoteAddr)
-	if err != nil {
-		w.Header().Set("Retry-After", "5")
-		httpError(w, http.StatusServiceUnavailable, "server full")
+	release, ok := f.admitStream(w, r)
+	if !ok {
 		return
 	}
-	defer ticket.Release()
+	defer release()
 	opts := &websocket.AcceptOptions{OriginPatterns: f.cfg.AllowedOrigins}
 	cw := &corkWriter{ResponseWriter: w}
 	c, err := websocket.Accept(cw, r, opts)

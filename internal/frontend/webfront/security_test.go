@@ -117,3 +117,19 @@ func TestHostCheck(t *testing.T) {
 		t.Errorf("WebSocket upgrade with Host evil.com: %v, want 403", err)
 	}
 }
+
+// TestNoDirectoryListings: asset directories answer 404, never a listing;
+// their files are still served.
+func TestNoDirectoryListings(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	for _, p := range []string{"/vendor/", "/vendor", "/vendor/uplot/", "/chat/", "/dashboard/", "/vendor/../chat/"} {
+		code, _, body := webtest.Get(t, ts.base+p)
+		if code != http.StatusNotFound || strings.Contains(body, "<a href") {
+			t.Errorf("GET %s: %d %q, want 404 and no listing", p, code, body)
+		}
+	}
+	if code, _, _ := webtest.Get(t, ts.base+"/vendor/uplot/uPlot.iife.min.js"); code != 200 {
+		t.Errorf("GET a vendored file: %d", code)
+	}
+}
