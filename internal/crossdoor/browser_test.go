@@ -178,28 +178,34 @@ func hasLine(cls, from, text string) string {
 	return fmt.Sprintf(`Array.from(document.querySelectorAll('#log li.%s')).some(li => li.dataset.from === %s && li.dataset.text === %s)`, cls, js(from), js(text))
 }
 
-// screenshotDirs returns where the README's screenshots go — docs/img
-// when SWITCHBOARD_SCREENSHOTS=1 (to refresh them), else a temporary
-// directory — and where the others (phone-sized) go: a directory under
-// the system's temporary one that outlives the test, so they can be
-// looked at.
-func screenshotDirs(t *testing.T) (readme, extra string) {
-	readme = t.TempDir()
-	if os.Getenv("SWITCHBOARD_SCREENSHOTS") == "1" {
-		dir, err := filepath.Abs(filepath.Join("..", "..", "docs", "img"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		readme = dir
+// screenshotDir returns where the test's screenshots go: the directory
+// named by SWITCHBOARD_SCREENSHOTS (relative to the repository root), or
+// else the test's own temporary directory, which is removed when it ends.
+// `SWITCHBOARD_SCREENSHOTS=docs/img go test -run TestBrowser
+// ./internal/crossdoor` refreshes the pictures in README.md and
+// docs/web.md.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("SWITCHBOARD_SCREENSHOTS")
+	if dir == "" {
+		return t.TempDir()
 	}
-	extra = filepath.Join(os.TempDir(), "switchboard-screenshots")
-	for _, d := range []string{readme, extra} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir) // from internal/crossdoor
 	}
-	return readme, extra
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots go to %s", dir)
+	return dir
 }
+
+// settled is a predicate: no CSS transition or animation is running, so a
+// screenshot shows the layout at rest (the phone's side panel slides).
+const settled = `document.getAnimations().every(a => a.playState !== 'running')`
 
 // TestBrowser drives real headless Chromium: two chat pages and a
 // terminal (TCP) user talk in one room; the dashboard's goroutine count
@@ -207,7 +213,7 @@ func screenshotDirs(t *testing.T) (readme, extra string) {
 func TestBrowser(t *testing.T) {
 	bctx := browser(t)
 	ts := startServer(t, nil)
-	shots, extraShots := screenshotDirs(t)
+	shots := screenshotDir(t)
 
 	alice := newPage(t, bctx, "alice", true)
 	bob := newPage(t, bctx, "bob", false)
@@ -246,12 +252,30 @@ func TestBrowser(t *testing.T) {
 	alice.wait("http message", hasLine("msg", "http", "deploy finished ✔"))
 	alice.typeLine("#text", "thanks, carol!")
 	carol.expect("alice's reply", func(l string) bool { return l == "[lobby] alice: thanks, carol!" })
+	// What a new user tries: /who answers in the message pane; a space
+	// after the slash is refused, not taken as /join; the sidebar names
+	// the TCP door the server really has.
+	alice.typeLine("#text", "/who")
+	alice.wait("/who answered", `Array.from(document.querySelectorAll('#log li.info')).some(li => li.dataset.text === 'lobby: alice, bob, carol (3)')`)
+	alice.typeLine("#text", "/ join t1")
+	alice.wait("space after the slash refused", `Array.from(document.querySelectorAll('#log li.error')).some(li => li.dataset.text.startsWith("no space after '/': type /join"))`)
+	if title := alice.eval(`document.querySelector('#room-title').textContent`); title != "lobby" {
+		t.Errorf("after '/ join t1' the room is %q, want lobby", title)
+	}
+	_, port, _ := net.SplitHostPort(ts.TCP)
+	alice.wait("the real TCP door in the hint", fmt.Sprintf(`document.querySelector('#tcp-cmd').textContent === %s && !document.querySelector('#tcp-hint').classList.contains('hidden')`, js("nc 127.0.0.1 "+port)))
 	alice.screenshot(filepath.Join(shots, "chat.png"), false)
 
 	// Phone-sized: the side panel folds away; the conversation stays.
 	bob.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	bob.wait("phone layout", `getComputedStyle(document.querySelector('#menu')).display !== 'none' && document.documentElement.scrollWidth <= 390 && document.querySelector('#send').getBoundingClientRect().right <= 390`)
-	bob.screenshot(filepath.Join(extraShots, "chat-phone.png"), false)
+	// A guest nick fits the nick box whole.
+	fits := bob.eval(`(() => { const i = document.querySelector('#nick-input'), v = i.value; i.value = 'guest-1422'; const ok = i.scrollWidth <= i.clientWidth; i.value = v; return String(ok); })()`)
+	if fits != "true" {
+		t.Errorf("at 390 px the nick box cuts guest-1422")
+	}
+	bob.wait("the side panel has slid away", settled)
+	bob.screenshot(filepath.Join(shots, "chat-phone.png"), false)
 
 	// The dashboard.
 	dash := newPage(t, bctx, "dashboard", false)
@@ -306,12 +330,15 @@ func TestBrowser(t *testing.T) {
 	dash.wait("six charts", `document.querySelectorAll('.uplot').length === 6`)
 	// Let the charts gather a few seconds of the new level.
 	dash.do(chromedp.Sleep(3 * time.Second))
+	dash.wait("the dot scale is labelled", `/^1 dot ≈ [\d,]+ goroutines/.test(document.querySelector('#gmp').textContent.match(/1 dot[^)]*/)?.[0] ?? '')`)
+	dash.wait("GC pause with a unit", `/^p99 pause [\d.]+ (ns|µs|ms|s)$/.test(document.querySelector('#s-gc').textContent)`)
 	dash.screenshot(filepath.Join(shots, "dashboard.png"), true)
 	after := dash.eval(`document.querySelector('#v-goroutines').textContent`)
 	t.Logf("dashboard goroutines: %d before, %s with %d extra busy TCP clients", before, after, extra)
 	dash.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	dash.wait("phone layout", `document.documentElement.scrollWidth <= 390`)
-	dash.screenshot(filepath.Join(extraShots, "dashboard-phone.png"), false)
+	dash.wait("settled", settled)
+	dash.screenshot(filepath.Join(shots, "dashboard-phone.png"), false)
 	close(stop)
 	<-pinged
 	for _, c := range conns {

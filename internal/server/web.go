@@ -14,6 +14,7 @@ func (s *Server) setupWeb() error {
 	w.Session = s.cfg.Session
 	w.Logger = s.log
 	w.Metrics = s.metrics
+	w.LineAddr = s.tcp.Addr().String()
 	f, err := webfront.Listen(w, s.hub, s.reg)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@
     everOnline: false,
     reconnectTimer: 0,
     countdownTimer: 0,
+    whoAsked: {},              // room -> answers to /who the user typed and awaits
   };
   var token = new URLSearchParams(location.search).get('token');
 
@@ -139,7 +140,13 @@
         if (state.rooms.has(f.room)) {
           state.rooms.get(f.room).members = (f.members || []).slice();
           if (f.room === state.current) renderMembers();
-        } else {
+        }
+        // The answer to a /who the user typed is shown; the ones the page
+        // asks for itself (after a join) only refresh the member list.
+        if (state.whoAsked[f.room] > 0) {
+          state.whoAsked[f.room]--;
+          system('info', f.text);
+        } else if (!state.rooms.has(f.room)) {
           system('info', f.text);
         }
         return;
@@ -412,6 +419,13 @@
   }
 
   function command(text) {
+    if (/^\/\s/.test(text)) {
+      // "/ join t1": a typo, not a command and not text for the room.
+      var w = words(text.slice(1), 2)[0] || '';
+      return system('error', KNOWN.indexOf(w.toLowerCase()) >= 0
+        ? "no space after '/': type /" + w.toLowerCase() + ', not / ' + w + "; //text sends text starting with '/'"
+        : "no space after '/': commands are written /join ROOM; //text sends text starting with '/'");
+    }
     var parts = words(text.slice(1), 2);
     var cmd = (parts[0] || '').toLowerCase();
     var rest = parts[1] || '';
@@ -420,7 +434,11 @@
       case 'nick': return rest ? send({ op: 'nick', nick: rest }) : system('error', 'usage: /nick NAME');
       case 'join': return rest ? send({ op: 'join', room: rest }) : system('error', 'usage: /join ROOM');
       case 'part': return send({ op: 'part', room: rest || state.current });
-      case 'who': return send({ op: 'who', room: rest || state.current });
+      case 'who':
+        a = rest || state.current;
+        if (!a) return system('error', 'usage: /who ROOM (you are in no room)');
+        if (send({ op: 'who', room: a })) state.whoAsked[a] = (state.whoAsked[a] || 0) + 1;
+        return;
       case 'rooms': return send({ op: 'rooms' });
       case 'ping': return send({ op: 'ping', text: rest });
       case 'help': return send({ op: 'help' });
@@ -442,6 +460,25 @@
         return send({ op: 'pub', topic: a[0], text: a[1] });
     }
     system('error', 'unknown command /' + cmd + '; try /help');
+  }
+
+  var KNOWN = ['nick', 'join', 'part', 'who', 'rooms', 'ping', 'help', 'msg', 'sub', 'unsub', 'pub'];
+
+  // tcpHint shows "nc HOST PORT" for the TCP door the server really has
+  // (GET /api/doors); a door on all interfaces is reached at the host this
+  // page came from.
+  function tcpHint() {
+    fetch('/api/doors', { cache: 'no-store' })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (d) {
+        var m = /^\[?(.*?)\]?:(\d+)$/.exec(d.tcp || '');
+        if (!m) return;
+        var host = m[1];
+        if (host === '' || host === '0.0.0.0' || host === '::') host = (location.hostname || 'localhost').replace(/^\[|\]$/g, '');
+        $('tcp-cmd').textContent = 'nc ' + host + ' ' + m[2];
+        $('tcp-hint').classList.remove('hidden');
+      })
+      .catch(function () { /* no hint */ });
   }
 
   function submitText(e) {
@@ -486,6 +523,7 @@
       $('menu').setAttribute('aria-expanded', open ? 'true' : 'false');
     });
     renderLog();
+    tcpHint();
     connect();
   }
 

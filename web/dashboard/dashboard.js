@@ -20,7 +20,7 @@
   }
   function secs(s) {
     if (s == null) return '–';
-    if (s === 0) return '0';
+    if (s === 0) return '0 s';
     if (s < 1e-6) return (s * 1e9).toFixed(0) + ' ns';
     if (s < 1e-3) return (s * 1e6).toFixed(s < 1e-5 ? 1 : 0) + ' µs';
     if (s < 1) return (s * 1e3).toFixed(s < 1e-2 ? 2 : s < 0.1 ? 1 : 0) + ' ms';
@@ -121,6 +121,7 @@
     svg('text', { x: 10, y: 24, class: 'title' }, root, 'Goroutines (G)');
     gmp.gTotal = svg('text', { x: 10, y: 62, class: 'big' }, root, '–');
     gmp.dots = svg('g', {}, root);
+    gmp.dotScale = svg('text', { x: 10, y: 226, class: 'sub' }, root, '');
     var legend = [['running', 'running'], ['runnable', 'runnable'], ['waiting', 'waiting'], ['syscall', 'in syscall/cgo']];
     gmp.legend = {};
     legend.forEach(function (l, i) {
@@ -181,9 +182,14 @@
   }
 
   function dots(counts) {
-    // 160 dots, split by state in proportion (at least one for a non-zero state).
+    // One dot per goroutine up to MAXDOTS; beyond, MAXDOTS dots split by
+    // state in proportion (at least one for a non-zero state), and the
+    // label says how many goroutines a dot stands for.
+    var MAXDOTS = 160;
     var total = counts.reduce(function (a, b) { return a + b; }, 0) || 1;
-    var N = 160, cls = ['g-running', 'g-runnable', 'g-waiting', 'g-syscall'];
+    var N = Math.min(total, MAXDOTS), cls = ['g-running', 'g-runnable', 'g-waiting', 'g-syscall'];
+    gmp.dotScale.textContent = total <= MAXDOTS ? '1 dot = 1 goroutine'
+      : '1 dot ≈ ' + num(total / MAXDOTS) + ' goroutines (' + MAXDOTS + ' dots, in proportion)';
     var share = counts.map(function (c) { return c ? Math.max(1, Math.round(c / total * N)) : 0; });
     var sum = share.reduce(function (a, b) { return a + b; }, 0);
     share[2] += N - sum; // waiting absorbs rounding

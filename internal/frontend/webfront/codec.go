@@ -176,7 +176,8 @@ func (jsonCodec) Reply(r session.Reply) []byte { return encodeReply(r) }
 
 // sseCodec encodes session output as Server-Sent Events: "event: msg" (or
 // "private") with the JSON frame as data; replies as comments, except
-// errors and the final notice, which are "error" and "info" events. It is
+// errors, the notice naming the stream's nick and the final notice, which
+// are "error" and "info" events. It is
 // immutable and safe for concurrent use.
 type sseCodec struct{ f formats }
 
@@ -203,7 +204,7 @@ func (sseCodec) Reply(r session.Reply) []byte {
 	switch {
 	case r.Error:
 		return sseEvent("error", encodeReply(r))
-	case r.Final != session.ReasonNone:
+	case r.Final != session.ReasonNone, r.Op == 0 && r.Nick != "":
 		return sseEvent("info", encodeReply(r))
 	}
 	return sseComment(r.Text)

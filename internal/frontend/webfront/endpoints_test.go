@@ -410,3 +410,47 @@ func TestBadOriginPattern(t *testing.T) {
 		t.Fatalf("Listen with a bad origin pattern: %v", err)
 	}
 }
+
+// TestSSEFirstEventNamesNick: the first event of a stream is an info
+// event with the stream's guest nick, before its subscription comments, so
+// that others can reach it with a private message.
+func TestSSEFirstEventNamesNick(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	s := webtest.DialSSE(t, ts.base, webtest.Query("topic", "t"))
+	first, err := s.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nick := first.Data.S("nick")
+	if first.Event != "info" || !strings.HasPrefix(nick, "guest-") || first.Data.S("text") != "you are "+nick {
+		t.Fatalf("first event %+v, want an info event naming the guest nick", first)
+	}
+	s.Expect("subscribed", func(e webtest.Event) bool { return e.Comment == "subscribed t" })
+	ws := webtest.DialWS(t, ts.base, "", nil)
+	ws.Send(map[string]string{"op": "msg", "to": nick, "text": "psst"})
+	ev := s.Expect("private", func(e webtest.Event) bool { return e.Event == "private" })
+	if ev.Data.S("text") != "psst" || ev.Data.S("to") != nick {
+		t.Fatalf("private event %v", ev.Data)
+	}
+}
+
+// TestDoors: GET /api/doors says where the TCP and web doors listen, for
+// the chat app's hint, and leaves out a door that is not there.
+func TestDoors(t *testing.T) {
+	t.Parallel()
+	for _, line := range []string{"[::]:18082", ""} {
+		ts := startServer(t, func(c *webfront.Config) { c.LineAddr = line })
+		code, _, body := webtest.Get(t, ts.base+"/api/doors")
+		var got map[string]string
+		if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 {
+			t.Fatalf("status %d body %q: %v", code, body, err)
+		}
+		if got["tcp"] != line || got["web"] != strings.TrimPrefix(ts.base, "http://") {
+			t.Errorf("LineAddr %q: got %v", line, got)
+		}
+		if _, ok := got["tcp"]; ok == (line == "") {
+			t.Errorf("LineAddr %q: tcp present = %v", line, ok)
+		}
+	}
+}

@@ -103,6 +103,10 @@ type Config struct {
 	// listen address's host, "localhost" and the loopback addresses.
 	// Other hosts get 403: the defence against DNS rebinding.
 	AllowedHosts []string
+	// LineAddr is the address the TCP (line protocol) door listens on,
+	// which GET /api/doors tells the chat app for its "nc HOST PORT"
+	// hint; empty when there is none.
+	LineAddr string
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -255,6 +259,7 @@ func (f *Front) routes() http.Handler {
 	mux.HandleFunc("POST /pub/{topic...}", f.servePublish)
 	mux.Handle("GET /metrics", f.collector.Handler())
 	mux.HandleFunc("GET /api/stats", f.serveStats)
+	mux.HandleFunc("GET /api/doors", f.serveDoors)
 	mux.HandleFunc("GET /healthz", f.serveHealth)
 	mux.HandleFunc("GET /readyz", f.serveReady)
 	f.assetRoutes(mux)

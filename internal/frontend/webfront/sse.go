@@ -94,8 +94,12 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, sseCodec{f.formats})
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
-	// Each answer (": subscribed PATTERN") is queued; together they go out
-	// with the response head in one write.
+	// The first event names the stream's guest nick, the address of
+	// "event: private"; it is queued before any subscription is active,
+	// so no message can come first.
+	s.Send(session.Reply{Nick: s.Nick(), Text: "you are " + s.Nick()})
+	// Each answer (": subscribed PATTERN") is queued once its
+	// subscription is active.
 	for _, p := range topics {
 		if e := s.Do(session.Request{Op: session.OpSub, Arg: p}); e != nil {
 			s.CloseGracefully(session.ReasonInternal)
