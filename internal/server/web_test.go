@@ -126,8 +126,16 @@ func TestWebDoorShutdownDrainsStreams(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	r := bufio.NewReader(resp.Body)
-	if l, err := r.ReadString('\n'); err != nil || l != ": subscribed news\n" {
-		t.Fatalf("first line %q, %v", l, err)
+	// The stream opens with an info event naming its nick, then the
+	// subscription comment.
+	for i := 0; ; i++ {
+		l, err := r.ReadString('\n')
+		if err != nil || i == 10 {
+			t.Fatalf("no subscription comment; last line %q, %v", l, err)
+		}
+		if l == ": subscribed news\n" {
+			break
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
