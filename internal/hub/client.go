@@ -230,6 +230,15 @@ func (c *Client) Unsubscribe(pattern string) error {
 	return nil
 }
 
+// Counts returns how many subscriptions (not counting room memberships)
+// and how many rooms the client holds, in constant time, for per-client
+// caps.
+func (c *Client) Counts() (subs, rooms int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs.len(), len(c.rooms)
+}
+
 // Subscriptions returns the client's subscriptions (not room memberships)
 // as "pattern" or "pattern group", sorted.
 func (c *Client) Subscriptions() []string {

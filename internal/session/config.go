@@ -30,6 +30,23 @@ type Config struct {
 	RateBurst int
 	// Logger receives the session's logs (default slog.Default()).
 	Logger *slog.Logger
+	// MaxSubs caps the subscriptions a client holds at once, room
+	// memberships included (default DefaultMaxSubs; negative =
+	// unlimited). Past it subscribing and joining are refused
+	// (CodeTooMany).
+	MaxSubs int
+	// MaxRooms caps the rooms a client is a member of at once (default
+	// DefaultMaxRooms; negative = unlimited).
+	MaxRooms int
+	// CommandRate is the sustained rate of requests other than
+	// publishing ones (say, pub, msg) and quit, per second (default
+	// DefaultCommandRate; negative = unlimited): it bounds what one
+	// client's listings and subscription changes cost the server. Over
+	// it requests are refused (CodeRateLimited).
+	CommandRate float64
+	// CommandBurst is the burst allowed above CommandRate (default
+	// DefaultCommandBurst).
+	CommandBurst int
 	// Guard, if set, decides which subjects the client may publish and
 	// subscribe to; nil allows everything. Do consults it for every
 	// operation that publishes or subscribes, whatever the door.

@@ -47,15 +47,19 @@ type Reply struct {
 
 // Do carries out one request and queues its reply, if any. It is the one
 // entry point of every operation, for every door: the rules (sanitizing,
-// rate limits, the Guard's permissions) are applied here once. It returns
-// the refusal it sent, if it refused, for doors that must act on it.
+// rate limits and the command budget, the Guard's permissions, the caps
+// of limits.go) are applied here once. It returns the refusal it sent, if
+// it refused, for doors that must act on it.
 // Publishing requests (say, pub, msg) are answered only on error, so they
 // can run at full rate. Reader only.
 func (s *Session) Do(r Request) *Error {
 	// Whatever this request delivers must not overtake a broadcast the
 	// batch is holding.
 	s.releaseBig()
-	e := s.do(r)
+	e := s.spend(r.Op)
+	if e == nil {
+		e = s.do(r)
+	}
 	if e != nil {
 		s.refuse(r, e)
 	}
@@ -168,6 +172,9 @@ func (s *Session) subscribe(r Request) *Error {
 	if e := s.guard(OpSub, r.Arg); e != nil {
 		return e
 	}
+	if e := s.capSub(); e != nil {
+		return e
+	}
 	if err := s.client.Subscribe(r.Arg, r.Arg2); err != nil {
 		return FromHub(err)
 	}
@@ -198,6 +205,9 @@ func (s *Session) join(r Request) *Error {
 		return e
 	}
 	if e := s.guard(OpPub, r.Arg); e != nil {
+		return e
+	}
+	if e := s.capJoin(r.Arg); e != nil {
 		return e
 	}
 	n, err := s.client.Join(r.Arg)

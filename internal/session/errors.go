@@ -28,6 +28,7 @@ const (
 	CodeInternal         // the server failed, not the client
 	CodeBadRequest       // the door could not make sense of what the client sent
 	CodeDenied           // the client is not allowed to do that (Guard)
+	CodeTooMany          // a per-client cap is reached (subscriptions, rooms)
 )
 
 var codeNames = [...]string{
@@ -35,7 +36,7 @@ var codeNames = [...]string{
 	CodeNotMember: "not_member", CodeNotSub: "not_subscribed", CodeAlreadySub: "already_subscribed",
 	CodeNoSuchNick: "no_such_nick", CodeSelf: "self", CodeRateLimited: "rate_limited",
 	CodeUnknownOp: "unknown_op", CodeInternal: "internal", CodeBadRequest: "bad_request",
-	CodeDenied: "denied",
+	CodeDenied: "denied", CodeTooMany: "too_many",
 }
 
 // String returns the code's stable name, such as "rate_limited".

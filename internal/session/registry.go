@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
@@ -35,6 +36,7 @@ type Registry struct {
 	limits   Limits
 	formats  *frames.Formats
 	visitors atomic.Pointer[ipLimiter] // holds nil without a visitor rate limit
+	epoch    time.Time                 // the sessions' monotonic clock starts here (see clock)
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
@@ -99,12 +101,15 @@ type counters struct {
 // NewRegistry returns a registry for sessions on h.
 func NewRegistry(h *hub.Hub, l Limits) *Registry {
 	g := &Registry{
-		hub: h, limits: l, formats: frames.NewFormats(),
+		hub: h, limits: l, formats: frames.NewFormats(), epoch: time.Now(),
 		sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int),
 	}
 	g.visitors.Store(newIPLimiter(l.VisitorRate, l.VisitorBurst))
 	return g
 }
+
+// clock is the registry's monotonic time, for the sessions' budgets.
+func (g *Registry) clock() time.Duration { return time.Since(g.epoch) }
 
 // Hub returns the hub the sessions use.
 func (g *Registry) Hub() *hub.Hub { return g.hub }

@@ -75,6 +75,8 @@ type Session struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 
+	cmds budget // the command budget (limits.go); reader only
+
 	// The reader's: touched only by the goroutine running Do and the
 	// batch methods.
 	room  string // current room
@@ -116,7 +118,9 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.setLimitDefaults()
 	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, log: cfg.Logger}
+	s.cmds = budget{tokens: float64(cfg.CommandBurst), at: reg.clock()}
 	if cfg.RateLimit > 0 {
 		b := cfg.RateBurst
 		if b <= 0 {

@@ -694,20 +694,8 @@ func TestDo(t *testing.T) {
 		{session.Request{Op: session.OpWho}, []string{"! which room?"}},
 		{session.Request{Op: 200}, []string{"! unknown operation"}},
 	}
-	for i, st := range steps {
-		before := len(tr.frames())
-		s.Do(st.req)
-		token := fmt.Sprint("barrier", i)
-		s.Do(session.Request{Op: session.OpPing, Text: token})
-		var got []string
-		testkit.Eventually(t, "the barrier", func() bool {
-			f := tr.frames()
-			if len(f) > 0 && f[len(f)-1] == "* pong "+token+"\n" {
-				got = f[before : len(f)-1]
-				return true
-			}
-			return false
-		})
+	for _, st := range steps {
+		got, _ := exchange(t, s, tr, st.req)
 		ok := len(got) == len(st.want)
 		for i := 0; ok && i < len(got); i++ {
 			ok = strings.HasPrefix(got[i], st.want[i])

@@ -79,6 +79,13 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// The session refuses a subscription past its cap; a stream that
+	// asks for more than it may have is refused whole, before it starts
+	// (an EventSource does not retry a 400).
+	if e := f.cfg.Session.CheckSubs(len(topics)); e != nil {
+		httpError(w, http.StatusBadRequest, e.Text)
+		return
+	}
 	rc := http.NewResponseController(w)
 	release, ok := f.admitStream(w, r)
 	if !ok {

@@ -1,0 +1,207 @@
+package crossdoor_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
+	"github.com/switchboard-hub/switchboard/internal/webtest"
+)
+
+// requester is a client that can send any request and read its answer:
+// the TCP and WebSocket doors' adapters. (An SSE stream asks for nothing
+// but its topics; the scenarios check its form of each limit apart.)
+type requester interface {
+	client
+	// Request sends a request of op with its argument.
+	Request(op session.Op, arg string)
+	// Answer reads up to the answer to a request of op (skipping
+	// messages and events) and returns it.
+	Answer(op session.Op) answer
+}
+
+// answer is one reply, door-neutral.
+type answer struct {
+	refused bool
+	code    string // the stable code (the line door shows none: "")
+	text    string
+	more    int // for listings on WebSocket: entries left out
+}
+
+func (c *lineClient) Request(op session.Op, arg string) {
+	c.T.Helper()
+	c.Send(strings.TrimSpace("/" + op.String() + " " + arg))
+}
+
+// roomEvent is a line-protocol room event, which is not an answer.
+var roomEvent = regexp.MustCompile(`^\* \S+ (joined|left) \S+$|^\* \S+ is now known as \S+$`)
+
+func (c *lineClient) Answer(session.Op) answer {
+	c.T.Helper()
+	for i := 0; i < 100000; i++ {
+		l := c.next()
+		if strings.HasPrefix(l, "! ") || (strings.HasPrefix(l, "* ") && !roomEvent.MatchString(l)) {
+			return answer{refused: l[0] == '!', text: l[2:]}
+		}
+	}
+	c.T.Fatalf("%s: no answer", c.Nick)
+	return answer{}
+}
+
+func (c *wsDoorClient) Request(op session.Op, arg string) {
+	c.T.Helper()
+	m := map[string]string{"op": op.String()}
+	switch op {
+	case session.OpJoin, session.OpPart, session.OpWho:
+		m["room"] = arg
+	case session.OpSub, session.OpUnsub:
+		m["topic"] = arg
+	case session.OpPing:
+		m["text"] = arg
+	}
+	c.Send(m)
+}
+
+func (c *wsDoorClient) Answer(op session.Op) answer {
+	c.T.Helper()
+	for i := 0; i < 100000; i++ {
+		if f := c.next(); f.S("re") == op.String() {
+			more, _ := f["more"].(float64)
+			return answer{refused: f.S("op") == "error", code: f.S("code"), text: f.S("text"), more: int(more)}
+		}
+	}
+	c.T.Fatalf("%s: no answer to %v", c.Nick, op)
+	return answer{}
+}
+
+// TestLimitScenarios runs the per-client limits (issue 11) over every
+// door, each on a server of its own.
+func TestLimitScenarios(t *testing.T) {
+	t.Parallel()
+	// The doors whose clients send commands (an SSE stream sends none
+	// after its topics).
+	var commanding []door
+	for _, d := range everyDoor {
+		if d.name != "sse+http" {
+			commanding = append(commanding, d)
+		}
+	}
+	scenarios := []struct {
+		name  string
+		cfg   func(*server.Config)
+		run   func(t *testing.T, ts *testServer, d door)
+		doors []door
+	}{
+		{"caps", func(c *server.Config) { c.Session.MaxSubs, c.Session.MaxRooms = 3, 2 }, caps, everyDoor},
+		{"command flood", func(c *server.Config) {
+			c.Session.CommandRate, c.Session.CommandBurst = floodRate, floodRate
+		}, commandFlood, commanding},
+	}
+	for _, sc := range scenarios {
+		for _, d := range sc.doors {
+			t.Run(sc.name+"/"+d.name, func(t *testing.T) {
+				t.Parallel()
+				sc.run(t, startServer(t, sc.cfg), d)
+			})
+		}
+	}
+}
+
+// caps (point 4): with --max-subs 3 --max-rooms 2, a client gets the same
+// refusals on every door (on WebSocket with the stable code "too_many"),
+// rooms count as subscriptions, a rejoin is never refused, and another
+// client is served meanwhile. An SSE stream asking for more topics than
+// the cap is refused with 400 before it starts.
+func caps(t *testing.T, ts *testServer, d door) {
+	c, other := d.dial(t, ts), d.dial(t, ts)
+	r, ok := c.(requester)
+	if !ok {
+		// Bounded: a stream that starts instead would never end.
+		hc := &http.Client{Timeout: testkit.Timeout}
+		resp, err := hc.Get(ts.base + "/sse" + webtest.Query("topic", "s.a", "topic", "s.b", "topic", "s.c", "topic", "s.d"))
+		if err != nil {
+			t.Fatalf("sse: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "too many subscriptions (max 3)") {
+			t.Errorf("4 topics over a cap of 3: %d %s", resp.StatusCode, body)
+		}
+		s := webtest.DialSSE(t, ts.base, webtest.Query("topic", "s.a", "topic", "s.b", "topic", "s.c"))
+		s.Expect("subscribed", func(e webtest.Event) bool { return e.Comment == "subscribed s.c" })
+		return
+	}
+	wantCode := ""
+	if d.name == "ws" {
+		wantCode = "too_many"
+	}
+	steps := []struct {
+		op      session.Op
+		arg     string
+		refused bool
+		text    string
+	}{
+		{session.OpJoin, "r1", false, "joined r1 (1 here)"},
+		{session.OpJoin, "r2", false, "joined r2 (1 here)"},
+		{session.OpJoin, "r3", true, "too many rooms (max 2)"},
+		{session.OpSub, "a", false, "subscribed a"},
+		{session.OpSub, "b", true, "too many subscriptions (max 3)"},
+		{session.OpJoin, "r1", false, "now talking in r1 (1 here)"},
+		{session.OpUnsub, "a", false, "unsubscribed a"},
+		{session.OpSub, "b", false, "subscribed b"},
+	}
+	other.Subscribe("news")
+	for i, st := range steps {
+		r.Request(st.op, st.arg)
+		a := r.Answer(st.op)
+		if a.refused != st.refused || a.text != st.text || (st.refused && a.code != wantCode) {
+			t.Errorf("%v %s: got %+v, want refused=%v %q code %q", st.op, st.arg, a, st.refused, st.text, wantCode)
+		}
+		// Nobody else is affected: the other client is served.
+		c.Publish("news", fmt.Sprint("step ", i))
+		other.ExpectMessage("news", c.Name(), fmt.Sprint("step ", i))
+	}
+}
+
+// floodRate is the command budget of the command flood scenario, per
+// second and at once.
+const floodRate = 20
+
+// commandFlood (point 4): a client flooding listings is refused past its
+// command budget, and another client is served meanwhile.
+func commandFlood(t *testing.T, ts *testServer, d door) {
+	const flood = 300
+	c, other := d.dial(t, ts), d.dial(t, ts)
+	r := c.(requester)
+	other.Subscribe("news")
+	start := time.Now()
+	for range flood {
+		r.Request(session.OpRooms, "")
+	}
+	listed, refused := 0, 0
+	for range flood {
+		a := r.Answer(session.OpRooms)
+		switch {
+		case !a.refused:
+			listed++
+		case a.text == fmt.Sprintf("rate limited: at most %d commands a second", floodRate) && (d.name != "ws" || a.code == "rate_limited"):
+			refused++
+		default:
+			t.Fatalf("unexpected answer %+v", a)
+		}
+	}
+	// The budget: the burst, plus what the rate refilled while the
+	// flood was read (a slow machine reads slowly).
+	if most := floodRate + int(time.Since(start).Seconds()*floodRate) + 1; refused == 0 || listed > most {
+		t.Errorf("%d listings answered, %d refused; want at most %d answered", listed, refused, most)
+	}
+	c.Publish("news", "after the flood")
+	other.ExpectMessage("news", c.Name(), "after the flood")
+}

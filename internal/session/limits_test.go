@@ -1,0 +1,170 @@
+package session_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
+)
+
+// exchange runs reqs on s, then a ping barrier, and returns the frames the
+// requests produced (the barrier's pong left out) and the code of the
+// last refusal.
+func exchange(t *testing.T, s *session.Session, tr *fakeTransport, reqs ...session.Request) ([]string, session.Code) {
+	t.Helper()
+	before := len(tr.frames())
+	var code session.Code
+	for _, r := range reqs {
+		if e := s.Do(r); e != nil {
+			code = e.Code
+		}
+	}
+	token := fmt.Sprint("barrier", before)
+	s.Do(session.Request{Op: session.OpPing, Text: token})
+	var got []string
+	testkit.Eventually(t, "the barrier", func() bool {
+		f := tr.frames()
+		if len(f) > 0 && f[len(f)-1] == "* pong "+token+"\n" {
+			got = f[before : len(f)-1]
+			return true
+		}
+		return false
+	})
+	return got, code
+}
+
+// TestCaps: subscriptions and rooms are capped per session, rooms
+// counting as subscriptions; a refusal has CodeTooMany and names the cap;
+// a rejoin at the cap is not refused; a freed place can be taken again.
+func TestCaps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(session.Limits{})
+	s, tr := e.open(t, session.Config{MaxSubs: 4, MaxRooms: 2})
+	sub := func(p string) session.Request { return session.Request{Op: session.OpSub, Arg: p} }
+	join := func(r string) session.Request { return session.Request{Op: session.OpJoin, Arg: r} }
+	steps := []struct {
+		req  session.Request
+		want string
+		code session.Code
+	}{
+		{sub("a"), "* subscribed a\n", 0},
+		{join("r1"), "* joined r1 (1 here)\n", 0},
+		{join("r2"), "* joined r2 (1 here)\n", 0},
+		{join("r3"), "! too many rooms (max 2)\n", session.CodeTooMany},
+		{join("r1"), "* now talking in r1 (1 here)\n", 0},
+		{sub("b"), "* subscribed b\n", 0},
+		{sub("c"), "! too many subscriptions (max 4)\n", session.CodeTooMany},
+		{session.Request{Op: session.OpSub, Arg: "c", Arg2: "g"}, "! too many subscriptions (max 4)\n", session.CodeTooMany},
+		{session.Request{Op: session.OpUnsub, Arg: "a"}, "* unsubscribed a\n", 0},
+		{sub("c"), "* subscribed c\n", 0},
+		{session.Request{Op: session.OpPart, Arg: "r2"}, "* left r2; now talking in r1\n", 0},
+		{join("r3"), "* joined r3 (1 here)\n", 0},
+		{join("r4"), "! too many rooms (max 2)\n", session.CodeTooMany},
+	}
+	for _, st := range steps {
+		got, code := exchange(t, s, tr, st.req)
+		if len(got) != 1 || got[0] != st.want || code != st.code {
+			t.Errorf("%v %q: got %q (code %v), want %q (code %v)", st.req.Op, st.req.Arg, got, code, st.want, st.code)
+		}
+	}
+}
+
+// TestCapsDefaultAndOff: the default cap is DefaultMaxSubs; a negative
+// one is no cap.
+func TestCapsDefaultAndOff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		max, n  int
+		refused bool
+	}{
+		{0, session.DefaultMaxSubs + 1, true},
+		{-1, session.DefaultMaxSubs + 1, false},
+	} {
+		e := newEnv(session.Limits{})
+		s, tr := e.open(t, session.Config{MaxSubs: tc.max, MaxPending: 1 << 24})
+		reqs := make([]session.Request, tc.n)
+		for i := range reqs {
+			reqs[i] = session.Request{Op: session.OpSub, Arg: fmt.Sprint("t", i)}
+		}
+		got, _ := exchange(t, s, tr, reqs...)
+		last := got[len(got)-1]
+		want := fmt.Sprintf("* subscribed t%d\n", tc.n-1)
+		if tc.refused {
+			want = fmt.Sprintf("! too many subscriptions (max %d)\n", session.DefaultMaxSubs)
+		}
+		if len(got) != tc.n || last != want {
+			t.Errorf("MaxSubs %d: %d subscribes gave %d frames ending %q, want %q", tc.max, tc.n, len(got), last, want)
+		}
+	}
+}
+
+// TestCheckSubs is the up-front form of the cap, for doors that take a
+// list at once.
+func TestCheckSubs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  session.Config
+		n    int
+		want string
+	}{
+		{session.Config{}, session.DefaultMaxSubs, ""},
+		{session.Config{}, session.DefaultMaxSubs + 1, fmt.Sprintf("too many subscriptions (max %d)", session.DefaultMaxSubs)},
+		{session.Config{MaxSubs: 2}, 3, "too many subscriptions (max 2)"},
+		{session.Config{MaxSubs: -1}, 1 << 20, ""},
+	} {
+		e := tc.cfg.CheckSubs(tc.n)
+		got := ""
+		if e != nil {
+			got = e.Text
+			if e.Code != session.CodeTooMany {
+				t.Errorf("code %v", e.Code)
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%+v CheckSubs(%d) = %q, want %q", tc.cfg, tc.n, got, tc.want)
+		}
+	}
+}
+
+// TestCommandBudget: every request but publishing ones and quit draws on
+// the command budget; past it they are refused with CodeRateLimited and
+// nothing else happens; publishing is not touched by it.
+func TestCommandBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(session.Limits{})
+	s, tr := e.open(t, session.Config{CommandRate: 0.001, CommandBurst: 4})
+	got, _ := exchange(t, s, tr,
+		session.Request{Op: session.OpRooms},
+		session.Request{Op: session.OpSub, Arg: "a"},
+		session.Request{Op: session.OpPub, Arg: "a", Text: "x"},
+		session.Request{Op: session.OpWho, Arg: "r"},
+	) // the barrier's ping is the fourth command
+	want := []string{"* no rooms yet\n", "* subscribed a\n", "* r: nobody here\n"}
+	if strings.Join(got, "") != strings.Join(want, "") {
+		t.Fatalf("within the budget: %q, want %q", got, want)
+	}
+	for _, op := range []session.Op{session.OpRooms, session.OpWho, session.OpSub, session.OpJoin, session.OpNick, session.OpHelp, session.OpPing, session.OpUnsub, session.OpPart} {
+		before := len(tr.frames())
+		e := s.Do(session.Request{Op: op, Arg: "b"})
+		if e == nil || e.Code != session.CodeRateLimited {
+			t.Errorf("%v past the budget: refusal %v, want rate_limited", op, e)
+		}
+		testkit.Eventually(t, "the refusal", func() bool { return len(tr.frames()) > before })
+		if f := tr.frames()[before]; f != "! rate limited: at most 0.001 commands a second\n" {
+			t.Errorf("%v past the budget: %q", op, f)
+		}
+	}
+	if subs := e.reg.Stats().RateLimited; subs != 9 {
+		t.Errorf("RateLimited = %d, want 9", subs)
+	}
+	// Publishing is not a command.
+	if e := s.Do(session.Request{Op: session.OpPub, Arg: "a", Text: "y"}); e != nil {
+		t.Errorf("publish refused: %v", e)
+	}
+	if e := s.Do(session.Request{Op: session.OpQuit}); e != nil {
+		t.Errorf("quit refused: %v", e)
+	}
+	<-s.Done()
+}
