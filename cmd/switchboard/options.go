@@ -70,6 +70,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Int(&cfg.Session.MaxRooms, "max-rooms", session.DefaultMaxRooms, "rooms a client may be a member of; negative = unlimited")
 	s.Float(&cfg.Session.CommandRate, "command-rate", session.DefaultCommandRate, "per-client limit of requests other than publishing ones (subscribe, join, listings, ping …) per second; past it they are refused; negative = off")
 	s.Int(&cfg.Session.CommandBurst, "command-burst", session.DefaultCommandBurst, "requests a client may send at once above --command-rate")
+	s.Int(&cfg.Session.MaxList, "max-list", session.DefaultMaxList, "entries a listing (/rooms, /who) shows before \"… and N more\"; never more than fit in an eighth of --max-pending")
 
 	// Web door.
 	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()

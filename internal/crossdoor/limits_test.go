@@ -1,6 +1,7 @@
 package crossdoor_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/session"
@@ -103,6 +108,10 @@ func TestLimitScenarios(t *testing.T) {
 		{"command flood", func(c *server.Config) {
 			c.Session.CommandRate, c.Session.CommandBurst = floodRate, floodRate
 		}, commandFlood, commanding},
+		{"listing", func(c *server.Config) {
+			c.Session.MaxPending = listingQueue
+			c.Session.MaxRooms, c.Session.MaxSubs = -1, -1
+		}, listing, commanding},
 	}
 	for _, sc := range scenarios {
 		for _, d := range sc.doors {
@@ -204,4 +213,106 @@ func commandFlood(t *testing.T, ts *testServer, d door) {
 	}
 	c.Publish("news", "after the flood")
 	other.ExpectMessage("news", c.Name(), "after the flood")
+}
+
+// listingQueue is the queue limit of the listing scenario: far less than
+// a full listing of its rooms.
+const listingQueue = 8 << 10
+
+// listing (point 5): with 100 rooms of 200-byte names (20 KB of names) and
+// an 8 KiB queue limit, the answer to a rooms listing is cut short with a
+// note of how many more there are, the asker is not cut as a slow
+// consumer, and nobody else is affected.
+func listing(t *testing.T, ts *testServer, d door) {
+	maker, asker, other := d.dial(t, ts).(requester), d.dial(t, ts).(requester), d.dial(t, ts)
+	long := strings.Repeat("x", 200)
+	for i := range 100 {
+		room := fmt.Sprintf("%s%03d", long, i)
+		maker.Request(session.OpJoin, room)
+		if a := maker.Answer(session.OpJoin); a.refused {
+			t.Fatalf("join %d: %+v", i, a)
+		}
+	}
+	other.Subscribe("news")
+	for range 3 { // asking again and again changes nothing
+		asker.Request(session.OpRooms, "")
+		a := asker.Answer(session.OpRooms)
+		switch d.name {
+		case "ws":
+			if a.refused || a.more <= 0 || a.more >= 100 || !strings.HasPrefix(a.text, "100 rooms, first ") {
+				t.Fatalf("rooms: %+v", a)
+			}
+		default:
+			if a.refused || !strings.HasPrefix(a.text, "100 rooms: "+long+"000 (1), ") || !strings.HasSuffix(a.text, " more") || len(a.text) > listingQueue/8+64 {
+				t.Fatalf("rooms: %d bytes: %.100q…%q", len(a.text), a.text, a.text[max(0, len(a.text)-20):])
+			}
+		}
+		asker.Publish("news", "still here")
+		other.ExpectMessage("news", asker.Name(), "still here")
+	}
+	if n := ts.Registry().Stats().SlowConsumers; n != 0 {
+		t.Errorf("%d slow consumers, want none", n)
+	}
+}
+
+// countWhoJS wraps the page's WebSocket before its scripts run, counting
+// the who requests it sends.
+const countWhoJS = `window.__who = 0;
+(function () {
+  var send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (d) {
+    try { if (JSON.parse(d).op === 'who') window.__who++; } catch (e) {}
+    return send.call(this, d);
+  };
+})();`
+
+// TestBrowserMembersFromEvents (point 5): the chat page asks for a room's
+// members once per room (not after every join answer: rejoining, as the
+// page does on switching with /join, asks nothing), keeps the list by
+// join and part events, and shows a bounded who's "… and N more".
+func TestBrowserMembersFromEvents(t *testing.T) {
+	bctx := browser(t)
+	ts := startServer(t, func(c *server.Config) { c.Session.MaxList = 2 })
+	var terms []*tcpClient
+	for _, n := range []string{"ann", "bea"} {
+		c := dialTCP(t, ts)
+		c.send("/nick " + n)
+		c.send("/join lobby")
+		c.expect("joined", func(l string) bool { return strings.HasPrefix(l, "* joined lobby") })
+		terms = append(terms, c)
+	}
+	p := newPage(t, bctx, "zoe", true)
+	p.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: countWhoJS})
+		return err
+	}))
+	p.do(chromedp.Navigate(ts.base + "/"))
+	p.wait("in lobby", `document.querySelector('#room-title').textContent === 'lobby'`)
+	p.typeLine("#nick-input", "zoe")
+	members := `Array.from(document.querySelectorAll('#members li')).map(li => li.textContent).join(',') + ' ' + document.querySelector('#member-count').textContent`
+	// ann, bea and zoe: the listing shows two and says one more.
+	p.wait("a bounded member list", members+` === 'ann,bea,… and 1 more (3)'`)
+	p.typeLine("#join-input", "dev")
+	p.wait("in dev", `document.querySelector('#room-title').textContent === 'dev'`)
+	p.typeLine("#text", "/join lobby")
+	p.wait("back in lobby", `document.querySelector('#room-title').textContent === 'lobby'`)
+	p.typeLine("#text", "/join dev")
+	p.wait("back in dev", `document.querySelector('#room-title').textContent === 'dev'`)
+	p.typeLine("#text", "/join lobby")
+	p.wait("in lobby again", `document.querySelector('#room-title').textContent === 'lobby'`)
+
+	// The list follows events: cid joins, bea leaves.
+	cid := dialTCP(t, ts)
+	cid.send("/nick cid")
+	cid.send("/join lobby")
+	cid.expect("joined", func(l string) bool { return strings.HasPrefix(l, "* joined lobby") })
+	p.wait("cid joined", members+` === 'ann,bea,cid,… and 1 more (4)'`)
+	terms[1].send("/part lobby")
+	p.wait("bea left", members+` === 'ann,cid,… and 1 more (3)'`)
+	if n := p.eval(`String(window.__who)`); n != "2" {
+		t.Errorf("the page sent %s who requests, want 2 (one per room)", n)
+	}
+	if errs := p.pageErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
 }

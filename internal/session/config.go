@@ -47,6 +47,10 @@ type Config struct {
 	// CommandBurst is the burst allowed above CommandRate (default
 	// DefaultCommandBurst).
 	CommandBurst int
+	// MaxList is how many entries a listing (rooms, who) shows before it
+	// says how many more there are (default DefaultMaxList; negative =
+	// all that fit in an eighth of MaxPending, which always bounds it).
+	MaxList int
 	// Guard, if set, decides which subjects the client may publish and
 	// subscribe to; nil allows everything. Do consults it for every
 	// operation that publishes or subscribes, whatever the door.

@@ -3,9 +3,6 @@ package session
 import (
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
@@ -39,7 +36,8 @@ type Reply struct {
 	Room     string      // the room concerned, if any
 	Topic    string      // the topic or pattern concerned, if any
 	Group    string      // the queue group concerned, if any
-	Count    int         // a member count, if meaningful
+	Count    int         // a member count, if meaningful; for listings, the whole count
+	More     int         // for listings: entries left out of Members or Rooms (see listing.go)
 	Members  []string    // for who
 	Rooms    []RoomCount // for rooms
 	Commands []Command   // for help, rendered by each door in its syntax
@@ -225,11 +223,16 @@ func (s *Session) join(r Request) *Error {
 	return nil
 }
 
-func (s *Session) part(r Request) *Error {
-	room := r.Arg
-	if room == "" {
-		room = s.room
+// roomOf returns the room a request names, or the current room.
+func (s *Session) roomOf(r Request) string {
+	if r.Arg != "" {
+		return r.Arg
 	}
+	return s.room
+}
+
+func (s *Session) part(r Request) *Error {
+	room := s.roomOf(r)
 	if room == "" {
 		return &Error{Code: CodeNoRoom, Text: "you are not in a room"}
 	}
@@ -247,51 +250,6 @@ func (s *Session) part(r Request) *Error {
 		text += "; now talking in " + s.room
 	}
 	s.Send(Reply{Op: r.Op, Room: room, Text: text})
-	return nil
-}
-
-func (s *Session) rooms(r Request) {
-	all := s.reg.hub.Rooms()
-	list := make([]RoomCount, 0, len(all))
-	for room, n := range all {
-		list = append(list, RoomCount{Room: room, Members: n})
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Room < list[j].Room })
-	var b strings.Builder
-	switch len(list) {
-	case 0:
-		b.WriteString("no rooms yet")
-	case 1:
-		b.WriteString("1 room: ")
-	default:
-		b.WriteString(strconv.Itoa(len(list)) + " rooms: ")
-	}
-	for i, rc := range list {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s (%d)", rc.Room, rc.Members)
-	}
-	s.Send(Reply{Op: r.Op, Rooms: list, Count: len(list), Text: b.String()})
-}
-
-func (s *Session) who(r Request) *Error {
-	room := r.Arg
-	if room == "" {
-		room = s.room
-	}
-	if room == "" {
-		return &Error{Code: CodeNoRoom, Text: "which room? (you are not in one)"}
-	}
-	if err := hub.ValidateTopic(room); err != nil {
-		return FromHub(err)
-	}
-	nicks := s.reg.hub.Who(room)
-	text := fmt.Sprintf("%s: %s (%d)", room, strings.Join(nicks, ", "), len(nicks))
-	if len(nicks) == 0 {
-		text = room + ": nobody here"
-	}
-	s.Send(Reply{Op: r.Op, Room: room, Members: nicks, Count: len(nicks), Text: text})
 	return nil
 }
 

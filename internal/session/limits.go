@@ -46,6 +46,9 @@ func (c *Config) setLimitDefaults() {
 	if c.CommandBurst <= 0 {
 		c.CommandBurst = DefaultCommandBurst
 	}
+	if c.MaxList == 0 {
+		c.MaxList = DefaultMaxList
+	}
 }
 
 // CheckSubs returns the refusal a client asking for n subscriptions at

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,5 +67,35 @@ func BenchmarkSubscribeHolding(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFirstRooms: the selection gives the first n rooms in name order,
+// the same as sorting everything.
+func TestFirstRooms(t *testing.T) {
+	t.Parallel()
+	all := make(map[string]int)
+	for i := range 500 {
+		all[fmt.Sprintf("r%d", (i*7919)%1000)] = i
+	}
+	want := make([]string, 0, len(all))
+	for r := range all {
+		want = append(want, r)
+	}
+	slices.Sort(want)
+	for _, n := range []int{0, 1, 7, 100, 499, 500, 501, -1} {
+		got := firstRooms(all, n)
+		k := n
+		if k < 0 || k > len(all) {
+			k = len(all)
+		}
+		if len(got) != k {
+			t.Fatalf("n=%d: %d rooms", n, len(got))
+		}
+		for i, rc := range got {
+			if rc.Room != want[i] || rc.Members != all[rc.Room] {
+				t.Fatalf("n=%d: room %d is %+v, want %s", n, i, rc, want[i])
+			}
+		}
 	}
 }

@@ -25,6 +25,9 @@ func exchange(t *testing.T, s *session.Session, tr *fakeTransport, reqs ...sessi
 	s.Do(session.Request{Op: session.OpPing, Text: token})
 	var got []string
 	testkit.Eventually(t, "the barrier", func() bool {
+		if r := s.Reason(); r != session.ReasonNone {
+			t.Fatalf("the session ended (%v) before the barrier", r)
+		}
 		f := tr.frames()
 		if len(f) > 0 && f[len(f)-1] == "* pong "+token+"\n" {
 			got = f[before : len(f)-1]
@@ -167,4 +170,77 @@ func TestCommandBudget(t *testing.T) {
 		t.Errorf("quit refused: %v", e)
 	}
 	<-s.Done()
+}
+
+// TestListingsAreBounded (issue 11, point 5): rooms and who show the first
+// MaxList entries in name order and say how many more there are.
+func TestListingsAreBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(session.Limits{})
+	s, tr := e.open(t, session.Config{MaxList: 3})
+	for _, n := range []string{"e", "b", "d", "a", "c"} {
+		m, mtr := e.open(t, session.Config{})
+		exchange(t, m, mtr, session.Request{Op: session.OpNick, Arg: "n" + n}, session.Request{Op: session.OpJoin, Arg: "room." + n}, session.Request{Op: session.OpJoin, Arg: "all"})
+	}
+	for _, tc := range []struct {
+		req  session.Request
+		want string
+	}{
+		{session.Request{Op: session.OpRooms}, "* 6 rooms: all (5), room.a (1), room.b (1), … and 3 more\n"},
+		{session.Request{Op: session.OpWho, Arg: "all"}, "* all: na, nb, nc, … and 2 more (5)\n"},
+		{session.Request{Op: session.OpWho, Arg: "room.c"}, "* room.c: nc (1)\n"},
+	} {
+		if got, _ := exchange(t, s, tr, tc.req); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%v: %q, want %q", tc.req.Op, got, tc.want)
+		}
+	}
+}
+
+// TestListingNeverCutsTheAsker (issue 11, point 5): whatever the hub
+// holds, a listing's answer stays within an eighth of the asker's queue
+// limit, so asking never makes a client a slow consumer.
+func TestListingNeverCutsTheAsker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(session.Limits{})
+	const maxPending = 4096
+	s, tr := e.open(t, session.Config{MaxPending: maxPending, MaxList: -1})
+	maker, mtr := e.open(t, session.Config{MaxRooms: -1, MaxSubs: -1, MaxPending: 1 << 20})
+	long := strings.Repeat("x", 200)
+	reqs := make([]session.Request, 100)
+	for i := range reqs {
+		reqs[i] = session.Request{Op: session.OpJoin, Arg: fmt.Sprintf("%s%03d", long, i)}
+	}
+	exchange(t, maker, mtr, reqs...) // 100 rooms, 20 KB of names
+	got, _ := exchange(t, s, tr, session.Request{Op: session.OpRooms}, session.Request{Op: session.OpWho, Arg: long + "000"})
+	if len(got) != 2 || s.Reason() != session.ReasonNone || e.reg.Stats().SlowConsumers != 0 {
+		t.Fatalf("the asker: %d frames, reason %v, %d slow consumers", len(got), s.Reason(), e.reg.Stats().SlowConsumers)
+	}
+	if len(got[0]) > maxPending/8+64 || !strings.HasPrefix(got[0], "* 100 rooms: "+long+"000 (1), ") || !strings.HasSuffix(got[0], " more\n") {
+		t.Errorf("rooms: %d bytes: %.80q…", len(got[0]), got[0])
+	}
+}
+
+// TestListingCostsInProportion (point 4): a listing costs one command
+// token plus one per 100 entries the hub looked at, so flooding the
+// listing of a big hub runs out of budget sooner.
+func TestListingCostsInProportion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(session.Limits{})
+	maker, mtr := e.open(t, session.Config{MaxRooms: -1, MaxSubs: -1, CommandRate: -1, MaxPending: 1 << 24})
+	reqs := make([]session.Request, 300)
+	for i := range reqs {
+		reqs[i] = session.Request{Op: session.OpJoin, Arg: fmt.Sprint("room", i)}
+	}
+	exchange(t, maker, mtr, reqs...)
+	s, tr := e.open(t, session.Config{CommandRate: 0.001, CommandBurst: 10})
+	// 10 tokens; each listing of 300 rooms takes 4: three are answered
+	// (the third into debt), the fourth is refused.
+	for i := range 4 {
+		before := len(tr.frames())
+		refused := s.Do(session.Request{Op: session.OpRooms}) != nil
+		testkit.Eventually(t, "the answer", func() bool { return len(tr.frames()) > before })
+		if want := i == 3; refused != want {
+			t.Errorf("listing %d: refused %v, want %v (%.40q)", i, refused, want, tr.frames()[before])
+		}
+	}
 }

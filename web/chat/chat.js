@@ -117,6 +117,9 @@
       state.everNamed = true;
       state.hint = 'You are ' + f.nick + '. Pick a nick: type it in the box at the top and press Enter.';
     }
+    // A new connection: the member lists are stale until each room's
+    // first who answer on it.
+    state.rooms.forEach(function (r) { r.listed = false; });
     var rooms = state.rooms.size ? Array.from(state.rooms.keys()) : load('sb.rooms', ['lobby']);
     if (!rooms.length) rooms = ['lobby'];
     var cur = state.current || load('sb.current', rooms[0]);
@@ -134,21 +137,32 @@
           system('info', state.hint);
           state.hint = '';
         }
-        send({ op: 'who', room: f.room });
+        // The member list is asked for once per room and connection;
+        // join and part events keep it up to date afterwards.
+        var joined = state.rooms.get(f.room);
+        if (!joined.listed) {
+          joined.listed = true;
+          send({ op: 'who', room: f.room });
+        }
         return;
       case 'who':
         if (state.rooms.has(f.room)) {
-          state.rooms.get(f.room).members = (f.members || []).slice();
+          var r = state.rooms.get(f.room);
+          r.members = (f.members || []).slice();
+          r.more = f.more || 0;
           if (f.room === state.current) renderMembers();
         }
         // The answer to a /who the user typed is shown; the ones the page
         // asks for itself (after a join) only refresh the member list.
         if (state.whoAsked[f.room] > 0) {
           state.whoAsked[f.room]--;
-          system('info', f.text);
+          system('info', listingText(f.text, f.members || [], f.more));
         } else if (!state.rooms.has(f.room)) {
-          system('info', f.text);
+          system('info', listingText(f.text, f.members || [], f.more));
         }
+        return;
+      case 'rooms':
+        system('info', listingText(f.text, (f.rooms || []).map(function (x) { return x.room + ' (' + x.members + ')'; }), f.more));
         return;
       case 'part':
         dropRoom(f.room);
@@ -167,6 +181,13 @@
         return; // "sent to NICK": the line was shown when sent
     }
     system('info', f.text);
+  }
+
+  // listingText is a who or rooms answer for the message list: the
+  // frame's text counts the entries, which come structured.
+  function listingText(text, entries, more) {
+    if (!entries.length) return text;
+    return text + ': ' + entries.join(', ') + (more ? ', … and ' + more + ' more' : '');
   }
 
   function onError(f) {
@@ -205,7 +226,12 @@
     var r = state.rooms.get(f.room);
     if (!r) return;
     if (f.kind === 'join' && r.members.indexOf(f.nick) < 0) r.members.push(f.nick);
-    if (f.kind === 'part') r.members = r.members.filter(function (m) { return m !== f.nick; });
+    if (f.kind === 'part') {
+      var before = r.members.length;
+      r.members = r.members.filter(function (m) { return m !== f.nick; });
+      // One of those the listing left out.
+      if (r.members.length === before && r.more > 0) r.more--;
+    }
     r.members.sort();
     addLine(f.room, { cls: 'event', text: f.text, ts: f.ts });
     if (f.room === state.current) renderMembers();
@@ -221,7 +247,7 @@
 
   function ensureRoom(name) {
     if (!state.rooms.has(name)) {
-      state.rooms.set(name, { lines: [], unread: 0, members: [] });
+      state.rooms.set(name, { lines: [], unread: 0, members: [], more: 0, listed: false });
       saveRooms();
     }
     return state.rooms.get(name);
@@ -366,7 +392,8 @@
     ul.textContent = '';
     var r = state.rooms.get(state.current);
     var list = r ? r.members : [];
-    $('member-count').textContent = r ? '(' + list.length + ')' : '';
+    var more = r ? r.more : 0; // members past the listing's first ones
+    $('member-count').textContent = r ? '(' + (list.length + more) + ')' : '';
     list.forEach(function (m) {
       var li = document.createElement('li');
       li.textContent = m;
@@ -381,6 +408,12 @@
       });
       ul.appendChild(li);
     });
+    if (more > 0) {
+      var rest = document.createElement('li');
+      rest.className = 'more';
+      rest.textContent = '… and ' + more + ' more';
+      ul.appendChild(rest);
+    }
   }
 
   function setStatus(cls, text) {

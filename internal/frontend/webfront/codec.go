@@ -32,6 +32,7 @@ type serverFrame struct {
 	Count   *int                `json:"count,omitempty"`
 	Members []string            `json:"members,omitzero"`
 	Rooms   []session.RoomCount `json:"rooms,omitzero"`
+	More    int                 `json:"more,omitempty"`
 	Final   string              `json:"final,omitempty"`
 	Code    string              `json:"code,omitempty"`
 	// Commands is the help: every operation with its fields.
@@ -132,8 +133,35 @@ func encodeReply(r session.Reply) []byte {
 			n := r.Count
 			f.Count = &n
 		}
+		if r.Op == session.OpWho || r.Op == session.OpRooms {
+			f.More = r.More
+			f.Text = listingSummary(r)
+		}
 	}
 	return marshalFrame(&f)
+}
+
+// listingSummary is the text of a who or rooms frame: the entries are in
+// members or rooms, so the text only counts them, rather than carry every
+// name a second time.
+func listingSummary(r session.Reply) string {
+	var s string
+	switch {
+	case r.Op == session.OpWho && r.Count == 0:
+		return r.Room + ": nobody here"
+	case r.Op == session.OpWho:
+		s = fmt.Sprintf("%s: %d here", r.Room, r.Count)
+	case r.Count == 0:
+		return "no rooms yet"
+	case r.Count == 1:
+		s = "1 room"
+	default:
+		s = fmt.Sprintf("%d rooms", r.Count)
+	}
+	if r.More > 0 {
+		s += fmt.Sprintf(", first %d listed", r.Count-r.More)
+	}
+	return s
 }
 
 // Names under which the web door's formats are cached (package frames).

@@ -133,8 +133,14 @@ func TestEncodeFrames(t *testing.T) {
 			serverFrame{Op: "event", Kind: "nick", Nick: "ann", New: "anna", Text: "ann is now known as anna"}},
 		{"join reply", encodeReply(session.Reply{Op: session.OpJoin, Room: "lobby", Count: 3, Text: "joined lobby (3 here)"}),
 			serverFrame{Op: "info", Re: "join", Room: "lobby", Count: &three, Text: "joined lobby (3 here)"}},
-		{"who reply", encodeReply(session.Reply{Op: session.OpWho, Room: "x", Members: []string{"a", "b"}, Count: 3, Text: "x: a, b"}),
-			serverFrame{Op: "info", Re: "who", Room: "x", Members: []string{"a", "b"}, Count: &three, Text: "x: a, b"}},
+		// Listings carry their entries once, in members or rooms; the
+		// text only counts them.
+		{"who reply", encodeReply(session.Reply{Op: session.OpWho, Room: "x", Members: []string{"a", "b", "c"}, Count: 3, Text: "x: a, b, c (3)"}),
+			serverFrame{Op: "info", Re: "who", Room: "x", Members: []string{"a", "b", "c"}, Count: &three, Text: "x: 3 here"}},
+		{"who reply, cut", encodeReply(session.Reply{Op: session.OpWho, Room: "x", Members: []string{"a", "b"}, Count: 3, More: 1, Text: "x: a, b, … and 1 more (3)"}),
+			serverFrame{Op: "info", Re: "who", Room: "x", Members: []string{"a", "b"}, Count: &three, More: 1, Text: "x: 3 here, first 2 listed"}},
+		{"rooms reply, cut", encodeReply(session.Reply{Op: session.OpRooms, Rooms: []session.RoomCount{{Room: "a", Members: 2}}, Count: 3, More: 2, Text: "3 rooms: a (2), … and 2 more"}),
+			serverFrame{Op: "info", Re: "rooms", Rooms: []session.RoomCount{{Room: "a", Members: 2}}, Count: &three, More: 2, Text: "3 rooms, first 1 listed"}},
 		{"error reply", encodeReply(session.Reply{Op: session.OpPub, Error: true, Topic: "a..b", Text: "bad topic"}),
 			serverFrame{Op: "error", Re: "pub", Topic: "a..b", Text: "bad topic"}},
 		{"nick error", encodeReply(session.Reply{Op: session.OpNick, Error: true, Topic: "bob", Text: "nick bob is taken"}),
