@@ -66,11 +66,11 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long a graceful shutdown lets queues drain and requests finish; past it everything is cut and the process exits within a second")
 
 	// Per-client limits, every door (session; docs/security.md).
-	s.Int(&cfg.Session.MaxSubs, "max-subs", session.DefaultMaxSubs, "subscriptions a client may hold, rooms included; past it subscribing and joining are refused; negative = unlimited")
-	s.Int(&cfg.Session.MaxRooms, "max-rooms", session.DefaultMaxRooms, "rooms a client may be a member of; negative = unlimited")
-	s.Float(&cfg.Session.CommandRate, "command-rate", session.DefaultCommandRate, "per-client limit of requests other than publishing ones (subscribe, join, listings, ping …) per second; past it they are refused; negative = off")
-	s.Int(&cfg.Session.CommandBurst, "command-burst", session.DefaultCommandBurst, "requests a client may send at once above --command-rate")
-	s.Int(&cfg.Session.MaxList, "max-list", session.DefaultMaxList, "entries a listing (/rooms, /who) shows before \"… and N more\"; never more than fit in an eighth of --max-pending")
+	s.Int(&cfg.Session.MaxSubs, "max-subs", session.DefaultMaxSubs, "subscriptions a client may hold, rooms included; past it subscribing and joining are refused; negative = unlimited (a reload applies to new connections)").Reloadable()
+	s.Int(&cfg.Session.MaxRooms, "max-rooms", session.DefaultMaxRooms, "rooms a client may be a member of; negative = unlimited (a reload applies to new connections)").Reloadable()
+	s.Float(&cfg.Session.CommandRate, "command-rate", session.DefaultCommandRate, "per-client limit of requests other than publishing ones (subscribe, join, listings, ping …) per second; past it they are refused; negative = off (a reload applies to new connections)").Reloadable()
+	s.Int(&cfg.Session.CommandBurst, "command-burst", session.DefaultCommandBurst, "requests a client may send at once above --command-rate (a reload applies to new connections)").Reloadable()
+	s.Int(&cfg.Session.MaxList, "max-list", session.DefaultMaxList, "entries a listing (/rooms, /who) shows before \"… and N more\"; never more than fit in an eighth of --max-pending (a reload applies to new connections)").Reloadable()
 
 	// Web door.
 	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()
