@@ -156,13 +156,13 @@
         // asks for itself (after a join) only refresh the member list.
         if (state.whoAsked[f.room] > 0) {
           state.whoAsked[f.room]--;
-          system('info', listingText(f.text, f.members || [], f.more));
+          system('info', whoText(f));
         } else if (!state.rooms.has(f.room)) {
-          system('info', listingText(f.text, f.members || [], f.more));
+          system('info', whoText(f));
         }
         return;
       case 'rooms':
-        system('info', listingText(f.text, (f.rooms || []).map(function (x) { return x.room + ' (' + x.members + ')'; }), f.more));
+        system('info', roomsText(f));
         return;
       case 'part':
         dropRoom(f.room);
@@ -183,11 +183,18 @@
     system('info', f.text);
   }
 
-  // listingText is a who or rooms answer for the message list: the
-  // frame's text counts the entries, which come structured.
-  function listingText(text, entries, more) {
-    if (!entries.length) return text;
-    return text + ': ' + entries.join(', ') + (more ? ', … and ' + more + ' more' : '');
+  // whoText and roomsText write a who or rooms answer for the message
+  // pane as a terminal user reads it: the frame's text only counts the
+  // entries, which come structured (the first ones, and how many more).
+  function moreText(more) { return more ? ', … and ' + more + ' more' : ''; }
+  function whoText(f) {
+    if (!f.members || !f.members.length) return f.text;
+    return f.room + ': ' + f.members.join(', ') + moreText(f.more) + ' (' + f.count + ')';
+  }
+  function roomsText(f) {
+    if (!f.rooms || !f.rooms.length) return f.text;
+    var list = f.rooms.map(function (x) { return x.room + ' (' + x.members + ')'; });
+    return (f.count === 1 ? '1 room' : f.count + ' rooms') + ': ' + list.join(', ') + moreText(f.more);
   }
 
   function onError(f) {
