@@ -71,6 +71,8 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Float(&cfg.Session.CommandRate, "command-rate", session.DefaultCommandRate, "per-client limit of requests other than publishing ones (subscribe, join, listings, ping …) per second; past it they are refused; negative = off (a reload applies to new connections)").Reloadable()
 	s.Int(&cfg.Session.CommandBurst, "command-burst", session.DefaultCommandBurst, "requests a client may send at once above --command-rate (a reload applies to new connections)").Reloadable()
 	s.Int(&cfg.Session.MaxList, "max-list", session.DefaultMaxList, "entries a listing (/rooms, /who) shows before \"… and N more\"; never more than fit in an eighth of --max-pending (a reload applies to new connections)").Reloadable()
+	config.Size(s, &cfg.Session.PendingSoft, "pending-soft", 0, "soft outbound queue limit: a client whose queue stays over it for --pending-soft-for is cut as a slow consumer; 0 = a quarter of --max-pending; --max-pending or more = only the hard limit (a reload applies to new connections)").Reloadable()
+	s.Duration(&cfg.Session.PendingSoftFor, "pending-soft-for", session.DefaultPendingSoftFor, "how long a client's queue may stay over --pending-soft (a reload applies to new connections)").Reloadable()
 
 	// Web door.
 	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()

@@ -112,6 +112,14 @@ func TestLimitScenarios(t *testing.T) {
 			c.Session.MaxPending = listingQueue
 			c.Session.MaxRooms, c.Session.MaxSubs = -1, -1
 		}, listing, commanding},
+		// Point 10: the hard limit is out of reach of the slow consumer
+		// scenario's 5,000 messages (80 MB); the soft one cuts the
+		// reader that stops.
+		{"slow consumer, soft limit", func(c *server.Config) {
+			c.Session.MaxPending = 256 << 20
+			c.Session.PendingSoft, c.Session.PendingSoftFor = 64<<10, 100*time.Millisecond
+			c.TCP.MaxLine = 32 << 10
+		}, slowConsumer, everyDoor},
 	}
 	for _, sc := range scenarios {
 		for _, d := range sc.doors {

@@ -1,6 +1,9 @@
 package session
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
 // Defaults of Config.
 const (
@@ -22,6 +25,14 @@ type Config struct {
 	// MaxPending is the outbound queue limit in bytes (default
 	// DefaultMaxPending). Past it the client is a slow consumer.
 	MaxPending int
+	// PendingSoft is the soft limit of the outbound queue in bytes
+	// (default a quarter of MaxPending; negative = none): a client whose
+	// queue stays over it for longer than PendingSoftFor is a slow
+	// consumer too, as with Redis's client-output-buffer-limit.
+	PendingSoft int
+	// PendingSoftFor is how long a queue may stay over PendingSoft
+	// (default DefaultPendingSoftFor).
+	PendingSoftFor time.Duration
 	// RateLimit is the sustained publish rate allowed, in messages per
 	// second; 0 means unlimited.
 	RateLimit float64

@@ -379,6 +379,7 @@ func (s *Session) writeNowLocked(t *tally) (failed bool) {
 		return true
 	}
 	o.pending -= n
+	s.drainedLocked()
 	rest, sent := unwritten(o.queue, n)
 	if len(rest) == 0 {
 		s.dropQueueLocked()

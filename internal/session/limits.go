@@ -29,7 +29,17 @@ const (
 	// take all its DefaultMaxSubs subscriptions at once when it starts,
 	// and still list and ping.
 	DefaultCommandBurst = 2 * DefaultMaxSubs
+	// DefaultPendingSoftFor is the default Config.PendingSoftFor: a
+	// client still more than the soft limit behind after 10 s is being
+	// sent messages faster than it reads them, and what it gets is no
+	// longer real time; a burst (a broadcast storm, a slow link for a
+	// moment) drains well within it.
+	DefaultPendingSoftFor = 10 * time.Second
 )
+
+// pendingSoftShare makes the default soft limit a quarter of the queue
+// limit (256 KiB of the default 1 MiB), Redis's pubsub ratio (8 of 32 MB).
+const pendingSoftShare = 4
 
 // setLimitDefaults fills in the documented defaults of the per-client
 // limits; a negative value means unlimited (off) and stays so.
@@ -48,6 +58,12 @@ func (c *Config) setLimitDefaults() {
 	}
 	if c.MaxList == 0 {
 		c.MaxList = DefaultMaxList
+	}
+	if c.PendingSoft == 0 {
+		c.PendingSoft = c.MaxPending / pendingSoftShare
+	}
+	if c.PendingSoftFor <= 0 {
+		c.PendingSoftFor = DefaultPendingSoftFor
 	}
 }
 
@@ -150,4 +166,28 @@ func (s *Session) spend(op Op) *Error {
 	}
 	s.reg.stats.rateLimited.Add(1)
 	return &Error{Code: CodeRateLimited, Text: fmt.Sprintf("rate limited: at most %g commands a second", s.cfg.CommandRate)}
+}
+
+// overSoftLocked applies the soft limit to a queue about to hold n bytes:
+// it notes when the queue went over PendingSoft and reports whether it
+// has stayed over for longer than PendingSoftFor. It reads the clock only
+// while the queue is over. Caller holds s.mu.
+func (s *Session) overSoftLocked(n int) bool {
+	if s.cfg.PendingSoft < 0 || n <= s.cfg.PendingSoft {
+		return false
+	}
+	now := s.reg.clock() + 1 // never 0: 0 means under the limit
+	if s.out.softSince == 0 {
+		s.out.softSince = now
+		return false
+	}
+	return now-s.out.softSince > s.cfg.PendingSoftFor
+}
+
+// drainedLocked ends the soft limit's grace once writes have brought the
+// queue back under it. Caller holds s.mu.
+func (s *Session) drainedLocked() {
+	if s.out.softSince != 0 && s.out.pending <= s.cfg.PendingSoft {
+		s.out.softSince = 0
+	}
 }

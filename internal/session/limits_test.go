@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
@@ -243,4 +244,50 @@ func TestListingCostsInProportion(t *testing.T) {
 			t.Errorf("listing %d: refused %v, want %v (%.40q)", i, refused, want, tr.frames()[before])
 		}
 	}
+}
+
+// TestSoftPendingLimit (issue 11, point 10): a client whose queue stays
+// over the soft limit for longer than the grace is cut as a slow
+// consumer, though far under the hard limit; one that goes over and
+// drains is not, however often it does.
+func TestSoftPendingLimit(t *testing.T) {
+	t.Parallel()
+	const soft, grace = 200, 50 * time.Millisecond
+	e := newEnv(session.Limits{})
+	cfg := session.Config{MaxPending: 1 << 20, PendingSoft: soft, PendingSoftFor: grace}
+
+	// Over and back under, again and again: never cut.
+	s, tr := e.open(t, cfg)
+	for range 5 {
+		tr.block()
+		for range 10 {
+			s.Info(strings.Repeat("y", 40)) // 10 × 43 bytes: over the soft limit
+		}
+		time.Sleep(grace / 2)
+		tr.unblock()
+		testkit.Eventually(t, "the queue to drain", func() bool { return s.QueuedBytes() == 0 })
+	}
+	if r := s.Reason(); r != session.ReasonNone {
+		t.Fatalf("a client that drains was cut: %v", r)
+	}
+
+	// Over and staying over: cut after the grace, with the notice.
+	slow, str := e.open(t, cfg)
+	str.block()
+	start := time.Now()
+	for i := 0; slow.Reason() == session.ReasonNone && i < 10000; i++ {
+		slow.Info("x")
+		time.Sleep(time.Millisecond)
+	}
+	if r := slow.Reason(); r != session.ReasonSlowConsumer || time.Since(start) < grace {
+		t.Fatalf("after %v over the soft limit: reason %v, want slow_consumer after the grace", time.Since(start), r)
+	}
+	if e.reg.Stats().SlowConsumers != 1 {
+		t.Errorf("SlowConsumers = %d, want 1", e.reg.Stats().SlowConsumers)
+	}
+	str.unblock()
+	testkit.Eventually(t, "the notice", func() bool {
+		f := str.frames()
+		return len(f) > 0 && f[len(f)-1] == "! slow consumer, disconnecting\n"
+	})
 }

@@ -28,7 +28,7 @@ func (s *Session) admitLocked(b []byte) (queued, slow bool) {
 	if s.lf.closing {
 		return false, false
 	}
-	if s.out.pending+len(b) > s.cfg.MaxPending {
+	if n := s.out.pending + len(b); n > s.cfg.MaxPending || s.overSoftLocked(n) {
 		s.beginCloseLocked(ReasonSlowConsumer, true)
 		return false, true
 	}
@@ -159,6 +159,7 @@ func (s *Session) returnBatch(batch [][]byte, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.out.pending -= n
+	s.drainedLocked()
 	if s.out.spare == nil {
 		s.out.spare = batch[:0]
 	} else {

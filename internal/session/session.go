@@ -97,6 +97,9 @@ type output struct {
 	pending  int       // bytes queued or being written
 	writing  bool      // a writer goroutine is running
 	deferred bool      // in a publisher's batch; written at the batch's end
+	// softSince is when pending went over the soft limit (registry
+	// clock, never 0 while set), or 0 (limits.go).
+	softSince time.Duration
 }
 
 // life is where a session is between New and Finish. Guarded by
