@@ -5,6 +5,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/config"
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
+	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/session"
 )
@@ -82,6 +83,12 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")
 	config.Size(s, &cfg.Web.MaxBody, "max-body", webfront.DefaultMaxBody, "HTTP publish body limit; larger bodies get 413")
 	config.Size(s, &cfg.Web.MaxMessage, "max-ws-message", webfront.DefaultMaxMessage, "WebSocket message size limit; larger messages close the connection (1009)")
+
+	// History (docs/history.md).
+	s.Int(&cfg.History.Keep, "history", history.DefaultKeep, "messages each topic keeps for resume (since=) and /history; 0 = off")
+	s.Duration(&cfg.History.MaxAge, "history-max-age", history.DefaultMaxAge, "how long a kept message stays at most")
+	config.Size(s, &cfg.History.MaxBytes, "history-max-bytes", history.DefaultMaxBytes, "memory for kept messages over all topics; past it the oldest message of any topic goes first")
+	s.List(&cfg.HistoryRules, "history-rule", nil, "per-pattern retention, comma-separated PATTERN=KEEP[/MAXAGE], first match wins, e.g. \"alerts.>=1000/24h,metrics.>=0\"")
 
 	// Cluster (docs/cluster.md).
 	s.List(&cfg.Cluster.URLs, "cluster", nil, "NATS server URLs, comma-separated (nats://host:4222,nats://host2:4222); empty = single node, everything in memory")

@@ -36,6 +36,23 @@ type Backplane interface {
 	Forward(m *Message) error
 }
 
+// History numbers and keeps the messages of the topics that keep history
+// (package history). The hub calls Record for every topic message, local
+// or from another node, before it matches the message's subscribers: so a
+// subscriber that subscribes and then reads the history misses nothing
+// (what was recorded before its subscription is in the history, what is
+// matched after reaches it live). Implementations must be safe for
+// concurrent use and must not call back into the hub.
+type History interface {
+	// Record gives m its topic's next Seq, its Epoch and its Journal
+	// place and keeps it, reporting true; or reports false, changing
+	// nothing, when m's topic keeps no history (the hub numbers it then).
+	// A message from another node (remote) that was recorded already,
+	// because it arrived twice, gets the Seq it got the first time and is
+	// not kept again.
+	Record(m *Message, remote bool) bool
+}
+
 // Errors returned by Client operations; their text is shown to users.
 var (
 	ErrNickTaken     = errors.New("hub: nick is taken")
@@ -58,6 +75,8 @@ type Config struct {
 	// ReservedNicks cannot be claimed by clients (compared ignoring case),
 	// e.g. "http", the sender name of HTTP publishes.
 	ReservedNicks []string
+	// History numbers and keeps messages for replay; nil keeps none.
+	History History
 }
 
 // Hub routes messages between clients. It is safe for concurrent use.
@@ -65,6 +84,7 @@ type Hub struct {
 	node     uint64
 	bp       Backplane
 	pr       Presence
+	hist     History
 	reserved map[string]bool
 	ix       *index
 	nextID   atomic.Uint64
@@ -103,6 +123,7 @@ func New(cfg Config) *Hub {
 		node:      binary.LittleEndian.Uint64(b[:]) | 1,
 		bp:        cfg.Backplane,
 		pr:        cfg.Presence,
+		hist:      cfg.History,
 		reserved:  make(map[string]bool),
 		ix:        newIndex(),
 		nicks:     make(map[string]*Client),
@@ -122,6 +143,9 @@ func New(cfg Config) *Hub {
 func (h *Hub) now() int64 {
 	return h.start.UnixNano() + int64(time.Since(h.start))
 }
+
+// History returns the hub's History, or nil.
+func (h *Hub) History() History { return h.hist }
 
 // Node returns the random identifier of this hub, unique across a cluster
 // with overwhelming probability.
@@ -194,9 +218,11 @@ func (h *Hub) Publish(m *Message) Route {
 func (h *Hub) publish(m *Message) Route {
 	e := h.ix.entry(m.Topic)
 	m.Topic = e.topic // share the cached string
-	m.Seq = e.seq.Add(1)
 	if m.Time == 0 {
 		m.Time = h.now()
+	}
+	if h.hist == nil || !h.hist.Record(m, false) {
+		m.Seq = e.seq.Add(1)
 	}
 	r := h.ix.match(e)
 	rt := Route{subs: r.plain, sender: m.SenderID, local: m.SenderNode == h.node}
@@ -224,6 +250,11 @@ func (h *Hub) DeliverRemote(m *Message, group string) int {
 		return h.deliverDirect(m)
 	}
 	e := h.ix.entry(m.Topic)
+	if group == "" && h.hist != nil {
+		// This node keeps and numbers what it hears, so that its
+		// clients see one numbering per topic (see History).
+		h.hist.Record(m, true)
+	}
 	r := h.ix.match(e)
 	n := 0
 	if group == "" {

@@ -43,7 +43,12 @@ func (k Kind) String() string {
 // Publish has returned and one Message is shared by every recipient, so
 // recipients must treat it as read-only. Text is already sanitized.
 type Message struct {
-	Kind  Kind
+	Kind Kind
+	// Epoch names the numbering Seq belongs to, for topics that keep
+	// history (0 for others): it changes when the topic's history was
+	// lost, so a position (Epoch, Seq) from before the loss is known to
+	// be stale. Set by the hub's History.
+	Epoch uint32
 	Topic string // the topic, or the room for room events
 	From  string // the sender's nick ("http" for HTTP publishes)
 	To    string // the recipient's nick, for KindPrivate
@@ -53,9 +58,15 @@ type Message struct {
 	// died; front ends show it after the event (line.WithReason). Empty
 	// for ordinary events.
 	Reason string
-	// Seq is the per-topic sequence number given by the hub where the
-	// message was published: 1, 2, 3 … for each topic.
+	// Seq is the per-topic sequence number: 1, 2, 3 … for each topic,
+	// given by the hub's History for topics that keep history (so it
+	// survives the hub's topic cache) and by the hub's topic entry for
+	// the others (restarting when the entry is evicted).
 	Seq uint64
+	// Journal is the message's place in the order in which this node's
+	// History recorded messages of all topics (0 when not recorded): it
+	// lets one position resume a stream of many topics (SSE ids).
+	Journal uint64
 	// Time is when the message was accepted, in Unix nanoseconds: the
 	// publisher's time if it gave one, else the hub's clock.
 	Time int64

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
+	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/metrics"
 	"github.com/switchboard-hub/switchboard/internal/session"
@@ -54,6 +55,14 @@ type Config struct {
 	// ("! server full", 503) before it runs out, and still answers
 	// /healthz. It lowers Limits.MaxConns when that is higher or 0.
 	FDReserve int
+	// History configures the messages kept for resume and /history
+	// (docs/history.md). Its zero value keeps none; the command line's
+	// default keeps history.DefaultKeep per topic.
+	History history.Config
+	// HistoryRules are per-pattern retention overrides as the command
+	// line writes them (PATTERN=KEEP[/MAXAGE], see history.ParseRule);
+	// New parses them and appends them to History.Rules.
+	HistoryRules []string
 	// ShutdownTimeout bounds how long Shutdown lets queues drain and
 	// requests finish when the caller's context has no deadline (default
 	// DefaultShutdownTimeout). Past it everything left is cut, whatever
@@ -78,6 +87,13 @@ func (c Config) Validate() error {
 		return errors.New("server: connection limits must not be negative")
 	case c.TCP.IdleTimeout < 0 || c.ShutdownTimeout < 0:
 		return errors.New("server: timeouts must not be negative")
+	case c.History.Keep < 0 || c.History.MaxAge < 0 || c.History.MaxBytes < 0:
+		return errors.New("server: history limits must not be negative")
+	}
+	for _, r := range c.HistoryRules {
+		if _, err := history.ParseRule(r); err != nil {
+			return fmt.Errorf("server: --history-rule: %w", err)
+		}
 	}
 	return nil
 }
@@ -154,6 +170,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{}), quit: make(chan struct{})}
 	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
+	if st := newHistory(&s.cfg); st != nil {
+		hcfg.History = st
+	}
 	if err := s.setupCluster(&hcfg); err != nil {
 		return nil, err
 	}
@@ -192,6 +211,23 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newHistory builds the history store, or returns nil when no topic
+// keeps history. cfg has been validated.
+func newHistory(cfg *Config) *history.Store {
+	for _, text := range cfg.HistoryRules {
+		r, _ := history.ParseRule(text)
+		cfg.History.Rules = append(cfg.History.Rules, r)
+	}
+	on := cfg.History.Keep > 0
+	for _, r := range cfg.History.Rules {
+		on = on || r.Keep > 0
+	}
+	if !on {
+		return nil
+	}
+	return history.New(cfg.History)
 }
 
 // TCPAddr returns the TCP door's bound address.
