@@ -138,7 +138,9 @@ func deliverDeferred(m *hub.Message, rt hub.Route, b *batch) int {
 		case nil:
 			continue
 		case *Session:
-			sub.enqueueDeferred(sub.frame(m), b)
+			if !sub.held(m) {
+				sub.enqueueDeferred(sub.frame(m), b)
+			}
 		default:
 			sub.Deliver(m)
 		}
@@ -261,7 +263,9 @@ func (w *routeWork) run() {
 			switch sub := w.rt.At(j).(type) {
 			case nil:
 			case *Session:
-				sub.queueAndWrite(sub.frame(w.m), &t)
+				if !sub.held(w.m) {
+					sub.queueAndWrite(sub.frame(w.m), &t)
+				}
 			default:
 				sub.Deliver(w.m)
 			}

@@ -13,7 +13,10 @@ type Request struct {
 	Op   Op
 	Arg  string // nick, room, pattern or topic
 	Arg2 string // queue group for OpSub
-	Text string // message text for OpSay, OpMsg, OpPub; token for OpPing
+	Text string // message text for OpSay, OpMsg, OpPub; token for OpPing; count for OpHistory
+	// Since is the position OpSub replays from (see history.ParseSince);
+	// empty means live only.
+	Since string
 }
 
 // RoomCount is one room and how many members it has.
@@ -32,6 +35,7 @@ type Reply struct {
 	Code     Code        // what kind of refusal, when Error
 	Text     string      // human-readable text
 	Final    CloseReason // set on the notice that ends a session
+	Gap      *Gap        // set on a gap marker (session/history.go)
 	Nick     string      // the nick concerned, if any
 	Room     string      // the room concerned, if any
 	Topic    string      // the topic or pattern concerned, if any
@@ -89,7 +93,14 @@ func (s *Session) do(r Request) *Error {
 	case OpMsg:
 		return s.private(r)
 	case OpSub:
+		if r.Since != "" {
+			return s.subscribeSince(r)
+		}
 		return s.subscribe(r)
+	case OpHistory:
+		return s.history(r)
+	case OpIDs:
+		return s.ids(r)
 	case OpUnsub:
 		if err := s.client.Unsubscribe(r.Arg); err != nil {
 			return &Error{Code: CodeNotSub, Text: "not subscribed to " + r.Arg}

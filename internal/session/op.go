@@ -23,6 +23,8 @@ const (
 	OpPub
 	OpPing
 	OpQuit
+	OpHistory // replay a topic's kept messages (session/history.go)
+	OpIDs     // show message positions in the door's syntax
 	numOps
 )
 
@@ -31,7 +33,7 @@ const (
 var opNames = [numOps]string{
 	OpSay: "say", OpHelp: "help", OpNick: "nick", OpJoin: "join", OpPart: "part",
 	OpRooms: "rooms", OpWho: "who", OpMsg: "msg", OpSub: "sub", OpUnsub: "unsub",
-	OpPub: "pub", OpPing: "ping", OpQuit: "quit",
+	OpPub: "pub", OpPing: "ping", OpQuit: "quit", OpHistory: "history", OpIDs: "ids",
 }
 
 // String returns the operation's name, such as "join".
@@ -65,9 +67,10 @@ type Field uint8
 
 // Request fields.
 const (
-	FieldArg  Field = iota + 1 // Request.Arg
-	FieldArg2                  // Request.Arg2
-	FieldText                  // Request.Text
+	FieldArg   Field = iota + 1 // Request.Arg
+	FieldArg2                   // Request.Arg2
+	FieldText                   // Request.Text
+	FieldSince                  // Request.Since
 )
 
 // Command describes one operation for help: what it takes and does, in
@@ -87,9 +90,11 @@ var commands = []Command{
 	{OpRooms, nil, "list rooms and their member counts"},
 	{OpWho, []Param{{"room", FieldArg, true}}, "list a room's members (default: the current one)"},
 	{OpMsg, []Param{{"nick", FieldArg, false}, {"text", FieldText, false}}, "private message"},
-	{OpSub, []Param{{"pattern", FieldArg, false}, {"group", FieldArg2, true}}, "subscribe to topics: a.b, a.* (one word), a.> (the rest); GROUP shares the work"},
+	{OpSub, []Param{{"pattern", FieldArg, false}, {"group", FieldArg2, true}, {"since", FieldSince, true}}, "subscribe to topics: a.b, a.* (one word), a.> (the rest); GROUP shares the work; since= replays what you missed (SEQ on a topic, 10m, a Unix time)"},
 	{OpUnsub, []Param{{"pattern", FieldArg, false}}, "drop a subscription"},
 	{OpPub, []Param{{"topic", FieldArg, false}, {"text", FieldText, false}}, "publish TEXT on TOPIC (no reply unless it fails)"},
+	{OpHistory, []Param{{"topic", FieldArg, false}, {"n", FieldText, true}}, "show the last N messages of TOPIC (default 20)"},
+	{OpIDs, []Param{{"on|off", FieldArg, false}}, "show each message's position: [TOPIC#SEQ] NICK: TEXT"},
 	{OpPing, []Param{{"token", FieldText, true}}, "answers pong (with the token) once everything before it has been answered"},
 	{OpQuit, nil, "leave"},
 }

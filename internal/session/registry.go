@@ -37,6 +37,7 @@ type Registry struct {
 	formats  *frames.Formats
 	visitors atomic.Pointer[ipLimiter] // holds nil without a visitor rate limit
 	epoch    time.Time                 // the sessions' monotonic clock starts here (see clock)
+	history  HistoryReader // the hub's History, nil when it keeps none
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
@@ -98,9 +99,11 @@ type counters struct {
 	accepted                   atomic.Uint64
 }
 
-// NewRegistry returns a registry for sessions on h.
+// NewRegistry returns a registry for sessions on h. When h's History is
+// a HistoryReader, sessions get the history operations.
 func NewRegistry(h *hub.Hub, l Limits) *Registry {
-	g := &Registry{
+	hr, _ := h.History().(HistoryReader)
+	g := &Registry{history: hr,
 		hub: h, limits: l, formats: frames.NewFormats(), epoch: time.Now(),
 		sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int),
 	}

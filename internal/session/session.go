@@ -82,6 +82,8 @@ type Session struct {
 	room  string // current room
 	batch *batch // deliveries of this session's publishes in the current read batch; made on first use
 
+	hist histState // resume holds and /ids (history.go)
+
 	mu  sync.Mutex // guards out and life
 	out output     // the outbound queue
 	lf  life       // where the session is in its life
@@ -124,6 +126,9 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	cfg.setLimitDefaults()
 	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, log: cfg.Logger}
 	s.cmds = budget{tokens: float64(cfg.CommandBurst), at: reg.clock()}
+	if pc, ok := codec.(PositionCodec); ok {
+		s.hist.idCodec = pc.WithPositions()
+	}
 	if cfg.RateLimit > 0 {
 		b := cfg.RateBurst
 		if b <= 0 {
@@ -156,12 +161,19 @@ func (s *Session) Logger() *slog.Logger {
 // private message, a message from another node. It never blocks. It
 // implements hub.Subscriber. (Messages published on this node reach their
 // subscribers through the publisher's delivery, see deliver.go.)
-func (s *Session) Deliver(m *hub.Message) { s.enqueue(s.frame(m)) }
+func (s *Session) Deliver(m *hub.Message) {
+	if !s.held(m) {
+		s.enqueue(s.frame(m))
+	}
+}
 
 // frame returns m encoded in this session's wire format, shared with every
 // session of the same format.
-func (s *Session) frame(m *hub.Message) []byte {
-	return frames.Get(&m.Frames, s.codec.Format(), m, s.codec.Message)
+func (s *Session) frame(m *hub.Message) []byte { return s.frameWith(s.msgCodec(), m) }
+
+// frameWith returns m encoded by c, through m's frame cache.
+func (s *Session) frameWith(c Codec, m *hub.Message) []byte {
+	return frames.Get(&m.Frames, c.Format(), m, c.Message)
 }
 
 // Send queues a reply or notice for the client.

@@ -178,7 +178,7 @@ func (lineCodec) Reply(r session.Reply) []byte {
 		}
 		return b
 	}
-	if r.Error {
+	if r.Error || r.Gap != nil {
 		return line.AppendError(nil, r.Text)
 	}
 	return line.AppendInfo(nil, r.Text)

@@ -12,31 +12,56 @@ import (
 
 // FormatName is the name under which the line protocol's frames are cached
 // (package frames); any door writing the same lines may share it.
-const FormatName = "line"
+// FormatIDsName is the same lines with message positions ("/ids on").
+const (
+	FormatName    = "line"
+	FormatIDsName = "line-ids"
+)
 
 // Codec encodes session output as line-protocol lines. It is immutable and
 // safe for concurrent use.
 type Codec struct {
-	format *frames.Format
+	format, ids *frames.Format
+	positions   bool // this is the "/ids on" form
 }
 
-// NewCodec registers the line format with formats and returns the codec.
+// NewCodec registers the line formats with formats and returns the codec.
 func NewCodec(formats *frames.Formats) (Codec, error) {
 	f, err := formats.Register(FormatName)
 	if err != nil {
 		return Codec{}, fmt.Errorf("tcp door: %w", err)
 	}
-	return Codec{format: f}, nil
+	ids, err := formats.Register(FormatIDsName)
+	if err != nil {
+		return Codec{}, fmt.Errorf("tcp door: %w", err)
+	}
+	return Codec{format: f, ids: ids}, nil
 }
 
 // Format implements session.Codec.
-func (c Codec) Format() *frames.Format { return c.format }
+func (c Codec) Format() *frames.Format {
+	if c.positions {
+		return c.ids
+	}
+	return c.format
+}
 
-// Message implements session.Codec: "[topic] nick: text" for messages,
-// "(private) nick: text" for private messages and "* ..." for room events.
-func (Codec) Message(m *hub.Message) []byte {
+// WithPositions implements session.PositionCodec: message lines read
+// "[topic#seq] nick: text".
+func (c Codec) WithPositions() session.Codec {
+	c.positions = true
+	return c
+}
+
+// Message implements session.Codec: "[topic] nick: text" for messages
+// ("[topic#seq] nick: text" with positions), "(private) nick: text" for
+// private messages and "* ..." for room events.
+func (c Codec) Message(m *hub.Message) []byte {
 	switch m.Kind {
 	case hub.KindMessage:
+		if c.positions {
+			return line.AppendMessageID(make([]byte, 0, line.MessageLen(m.Topic, m.From, m.Text)+21), m.Topic, m.Seq, m.From, m.Text)
+		}
 		return line.AppendMessage(make([]byte, 0, line.MessageLen(m.Topic, m.From, m.Text)), m.Topic, m.From, m.Text)
 	case hub.KindPrivate:
 		return line.AppendPrivate(nil, m.From, m.Text)
@@ -59,6 +84,9 @@ func (Codec) Reply(r session.Reply) []byte {
 	}
 	if r.Error {
 		return line.AppendError(nil, errorText(r))
+	}
+	if r.Gap != nil {
+		return line.AppendError(nil, r.Text)
 	}
 	if r.Op == session.OpRooms && r.Count == 0 {
 		return line.AppendInfo(nil, r.Text+"; /join ROOM to start one")
@@ -86,7 +114,13 @@ func errorText(r session.Reply) string {
 func appendHelp(b []byte, cmds []session.Command) []byte {
 	b = line.AppendInfo(b, "commands (case-insensitive):")
 	for _, c := range cmds {
-		b = line.AppendInfo(b, fmt.Sprintf("  %-22s%s", usage(c), c.Summary))
+		u := usage(c)
+		if len(u) > 22 {
+			// Too long for the column: the summary goes below.
+			b = line.AppendInfo(b, "  "+u)
+			u = ""
+		}
+		b = line.AppendInfo(b, fmt.Sprintf("  %-22s%s", u, c.Summary))
 	}
 	return line.AppendInfo(b, fmt.Sprintf("  %-22s%s", "//text", "send text that starts with a slash"))
 }
@@ -97,6 +131,9 @@ func usage(c session.Command) string {
 	b.WriteString("/" + c.Op.String())
 	for _, p := range c.Params {
 		name := strings.ToUpper(p.Name)
+		if p.Field == session.FieldSince {
+			name = "since=POSITION"
+		}
 		if p.Optional {
 			name = "[" + name + "]"
 		}
@@ -111,7 +148,7 @@ var ops = [...]session.Op{
 	line.OpJoin: session.OpJoin, line.OpPart: session.OpPart, line.OpRooms: session.OpRooms,
 	line.OpWho: session.OpWho, line.OpMsg: session.OpMsg, line.OpSub: session.OpSub,
 	line.OpUnsub: session.OpUnsub, line.OpPub: session.OpPub, line.OpPing: session.OpPing,
-	line.OpQuit: session.OpQuit,
+	line.OpQuit: session.OpQuit, line.OpHistory: session.OpHistory, line.OpIDs: session.OpIDs,
 }
 
 // sessionOp returns the session operation of a parsed command.

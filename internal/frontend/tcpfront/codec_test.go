@@ -56,7 +56,7 @@ func TestCodec(t *testing.T) {
 	for _, want := range []string{
 		"* commands (case-insensitive):\n",
 		"*   /nick NAME            change your nick",
-		"*   /sub PATTERN [GROUP]  subscribe to topics",
+		"*   /sub PATTERN [GROUP] [since=POSITION]\n*                         subscribe to topics",
 		"*   /ping [TOKEN]         answers pong",
 		"*   //text                send text that starts with a slash\n",
 	} {

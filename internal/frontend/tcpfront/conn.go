@@ -468,7 +468,11 @@ func (r *reader) handle(l []byte) {
 		r.s.Refuse(0, &session.Error{Code: session.CodeBadRequest, Text: err.Error()})
 		return
 	}
-	r.s.Do(session.Request{Op: sessionOp(cmd.Op), Arg: r.intern(cmd.Arg), Arg2: string(cmd.Arg2), Text: string(cmd.Text)})
+	req := session.Request{Op: sessionOp(cmd.Op), Arg: r.intern(cmd.Arg), Arg2: string(cmd.Arg2), Text: string(cmd.Text), Since: string(cmd.Since)}
+	if cmd.Op == line.OpHistory {
+		req.Arg2, req.Text = "", req.Arg2 // /history TOPIC [N]: N is the count
+	}
+	r.s.Do(req)
 }
 
 // intern returns b as a string, reusing the previous argument's string when

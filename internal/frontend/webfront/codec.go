@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/switchboard-hub/switchboard/internal/frames"
+	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
@@ -28,6 +29,9 @@ type serverFrame struct {
 	Text    string              `json:"text"`
 	Reason  string              `json:"reason,omitempty"`
 	Seq     uint64              `json:"seq,omitempty"`
+	Epoch   string              `json:"epoch,omitempty"`
+	Missed  uint64              `json:"missed,omitempty"`
+	Lost    bool                `json:"lost,omitempty"`
 	TS      int64               `json:"ts,omitempty"`
 	Count   *int                `json:"count,omitempty"`
 	Members []string            `json:"members,omitzero"`
@@ -85,6 +89,9 @@ func encodeMessage(m *hub.Message) []byte {
 	switch m.Kind {
 	case hub.KindMessage:
 		f.Op, f.Topic, f.From, f.Text, f.Seq = "msg", m.Topic, m.From, m.Text, m.Seq
+		if m.Epoch != 0 {
+			f.Epoch = history.FormatEpoch(m.Epoch)
+		}
 	case hub.KindPrivate:
 		f.Op, f.From, f.To, f.Text = "private", m.From, m.To, m.Text
 	case hub.KindJoin:
@@ -108,6 +115,10 @@ func encodeReply(r session.Reply) []byte {
 	f := serverFrame{Op: "info", Re: opName(r.Op), Text: r.Text, Nick: r.Nick, Room: r.Room, Topic: r.Topic, Group: r.Group, Members: r.Members, Rooms: r.Rooms}
 	if len(r.Commands) > 0 {
 		f.Commands = helpEntries(r.Commands)
+	}
+	if r.Gap != nil {
+		// A gap marker: {"op":"gap","topic":T,"missed":N} or "lost":true.
+		f.Op, f.Re, f.Missed, f.Lost = "gap", "", r.Gap.Missed, r.Gap.Lost
 	}
 	if r.Error {
 		f.Op = "error"
@@ -203,11 +214,17 @@ func (jsonCodec) Message(m *hub.Message) []byte { return encodeMessage(m) }
 func (jsonCodec) Reply(r session.Reply) []byte { return encodeReply(r) }
 
 // sseCodec encodes session output as Server-Sent Events: "event: msg" (or
-// "private") with the JSON frame as data; replies as comments, except
-// errors, the notice naming the stream's nick and the final notice, which
-// are "error" and "info" events. It is
-// immutable and safe for concurrent use.
-type sseCodec struct{ f formats }
+// "private") with the JSON frame as data and, for a message the history
+// recorded, "id: EPOCH-N" (history.FormatID, the journal's epoch and
+// place), which a reconnecting EventSource sends back as Last-Event-ID;
+// replies as comments, except errors, gap markers, the notice naming the
+// stream's nick and the final notice, which are "error", "gap" and "info"
+// events. It is immutable and safe for
+// concurrent use.
+type sseCodec struct {
+	f       formats
+	journal uint32 // the history's journal epoch; 0 without history
+}
 
 // Format implements session.Codec.
 func (c sseCodec) Format() *frames.Format { return c.f.sse }
@@ -219,6 +236,9 @@ func (c sseCodec) Message(m *hub.Message) []byte {
 	event := "msg"
 	switch m.Kind {
 	case hub.KindMessage:
+		if m.Journal != 0 && c.journal != 0 {
+			return sseEventID(event, history.FormatID(c.journal, m.Journal), data)
+		}
 	case hub.KindPrivate:
 		event = "private"
 	default:
@@ -230,6 +250,8 @@ func (c sseCodec) Message(m *hub.Message) []byte {
 // Reply implements session.Codec.
 func (sseCodec) Reply(r session.Reply) []byte {
 	switch {
+	case r.Gap != nil:
+		return sseEvent("gap", encodeReply(r))
 	case r.Error:
 		return sseEvent("error", encodeReply(r))
 	case r.Final != session.ReasonNone, r.Op == 0 && r.Nick != "":
@@ -244,6 +266,18 @@ func sseEvent(event string, data []byte) []byte {
 	b = append(b, event...)
 	b = append(b, "\ndata: "...)
 	b = append(b, data...) // JSON: no raw newlines
+	return append(b, "\n\n"...)
+}
+
+// sseEventID is sseEvent with an id line first.
+func sseEventID(event, id string, data []byte) []byte {
+	b := make([]byte, 0, len("id: \nevent: \ndata: \n\n")+len(id)+len(event)+len(data))
+	b = append(b, "id: "...)
+	b = append(b, id...)
+	b = append(b, "\nevent: "...)
+	b = append(b, event...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
 	return append(b, "\n\n"...)
 }
 

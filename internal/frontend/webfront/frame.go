@@ -22,6 +22,8 @@ type clientFrame struct {
 	Group string `json:"group"`
 	To    string `json:"to"`
 	Text  string `json:"text"`
+	Since string `json:"since"`
+	Limit string `json:"limit"`
 }
 
 // FrameError is a client frame that cannot be carried out. Op is the
@@ -37,7 +39,7 @@ func (e *FrameError) Error() string { return e.Msg }
 // ClientOps lists the op names a WebSocket client may send, in the order
 // docs/web.md gives them. They are the session's operation names.
 func ClientOps() []string {
-	return []string{"nick", "join", "part", "say", "pub", "msg", "sub", "unsub", "who", "rooms", "ping", "help", "quit"}
+	return []string{"nick", "join", "part", "say", "pub", "msg", "sub", "unsub", "history", "who", "rooms", "ping", "help", "quit"}
 }
 
 // opByName maps a client op name to its session operation.
@@ -61,10 +63,14 @@ func opName(op session.Op) string {
 // fieldName is the JSON field of a client frame that carries a request
 // field for op, as DecodeFrame reads it.
 func fieldName(op session.Op, f session.Field) string {
-	switch f {
-	case session.FieldArg2:
+	switch {
+	case f == session.FieldArg2:
 		return "group"
-	case session.FieldText:
+	case f == session.FieldSince:
+		return "since"
+	case f == session.FieldText && op == session.OpHistory:
+		return "limit"
+	case f == session.FieldText:
 		return "text"
 	}
 	switch op {
@@ -72,7 +78,7 @@ func fieldName(op session.Op, f session.Field) string {
 		return "nick"
 	case session.OpMsg:
 		return "to"
-	case session.OpPub, session.OpSub, session.OpUnsub:
+	case session.OpPub, session.OpSub, session.OpUnsub, session.OpHistory:
 		return "topic"
 	}
 	return "room"
@@ -124,7 +130,9 @@ func DecodeFrame(b []byte) (session.Request, error) {
 		}
 		r.Arg, r.Text = f.To, f.Text
 	case session.OpSub:
-		err, r.Arg, r.Arg2 = need("topic", f.Topic), f.Topic, f.Group
+		err, r.Arg, r.Arg2, r.Since = need("topic", f.Topic), f.Topic, f.Group, f.Since
+	case session.OpHistory:
+		err, r.Arg, r.Text = need("topic", f.Topic), f.Topic, f.Limit
 	case session.OpUnsub:
 		err, r.Arg = need("topic", f.Topic), f.Topic
 	case session.OpPing:

@@ -173,7 +173,7 @@ func TestSSECodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := sseCodec{fs}
+	sc := sseCodec{f: fs}
 	got := string(sc.Message(m))
 	want := "event: msg\ndata: {\"op\":\"msg\",\"topic\":\"alerts.disk\",\"from\":\"http\",\"text\":\"disk full\",\"seq\":1,\"ts\":1}\n\n"
 	if got != want {

@@ -257,6 +257,7 @@ func (f *Front) routes() http.Handler {
 	mux.HandleFunc("GET /ws", stream(f.serveWS))
 	mux.HandleFunc("GET /sse", stream(f.serveSSE))
 	mux.HandleFunc("POST /pub/{topic...}", f.servePublish)
+	mux.HandleFunc("GET /history/{topic...}", f.serveHistory)
 	mux.Handle("GET /metrics", f.collector.Handler())
 	mux.HandleFunc("GET /api/stats", f.serveStats)
 	mux.HandleFunc("GET /api/doors", f.serveDoors)

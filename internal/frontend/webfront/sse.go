@@ -6,8 +6,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 // sseTransport adapts a streaming HTTP response to session.Transport. The
@@ -86,6 +88,11 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, e.Text)
 		return
 	}
+	since, err := f.sseSince(r, topics)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	rc := http.NewResponseController(w)
 	release, ok := f.admitStream(w, r)
 	if !ok {
@@ -98,20 +105,18 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{})}
-	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, sseCodec{f.formats})
+	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, f.sseCodec())
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
 	// The first event names the stream's guest nick, the address of
 	// "event: private"; it is queued before any subscription is active,
 	// so no message can come first.
 	s.Send(session.Reply{Nick: s.Nick(), Text: "you are " + s.Nick()})
-	// Each answer (": subscribed PATTERN") is queued once its
-	// subscription is active.
-	for _, p := range topics {
-		if e := s.Do(session.Request{Op: session.OpSub, Arg: p}); e != nil {
-			s.CloseGracefully(session.ReasonInternal)
-			break
-		}
+	// Each answer (": subscribed PATTERN") is queued, then the gap
+	// markers and the replay of a resume; together they go out with the
+	// response head in one write.
+	if e := s.SubscribeSince(topics, since); e != nil {
+		s.CloseGracefully(session.ReasonInternal)
 	}
 	tick := time.NewTicker(f.cfg.SSEKeepalive)
 	defer tick.Stop()
@@ -150,4 +155,39 @@ func sseTopics(r *http.Request) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// sseCodec returns the SSE door's codec, with the history's journal
+// epoch for event ids.
+func (f *Front) sseCodec() sseCodec {
+	c := sseCodec{f: f.formats}
+	if h := f.reg.History(); h != nil {
+		c.journal = h.Epoch()
+	}
+	return c
+}
+
+// sseSince returns the position a stream resumes from: the Last-Event-ID
+// header an EventSource sends when it reconnects, else the lastEventID or
+// since query parameter (a first connection cannot set headers), else ""
+// (live only). A position the server cannot use is an error.
+func (f *Front) sseSince(r *http.Request, topics []string) (string, error) {
+	since := r.Header.Get("Last-Event-ID")
+	q := r.URL.Query()
+	for _, name := range []string{"lastEventID", "since"} {
+		if since == "" {
+			since = q.Get(name)
+		}
+	}
+	if since == "" {
+		return "", nil
+	}
+	if f.reg.History() == nil {
+		return "", fmt.Errorf("this server keeps no history (--history 0): cannot resume from %q", line.Clip([]byte(since), 40))
+	}
+	literal := len(topics) == 1 && hub.IsLiteral(topics[0])
+	if _, err := history.ParseSince(since, literal, time.Now().UnixNano()); err != nil {
+		return "", err
+	}
+	return since, nil
 }

@@ -25,6 +25,8 @@ const (
 	OpPub
 	OpPing
 	OpQuit
+	OpHistory
+	OpIDs
 )
 
 // String returns the command name as a user types it (without the slash).
@@ -48,8 +50,12 @@ type Command struct {
 	// Arg is the first argument: the nick, room, pattern or topic. Empty when
 	// the command takes none or an optional one was left out.
 	Arg []byte
-	// Arg2 is the second word for /sub (the queue group). Empty otherwise.
+	// Arg2 is the second word for /sub (the queue group) and /history
+	// (the count). Empty otherwise.
 	Arg2 []byte
+	// Since is the position of a "since=POSITION" word of /sub, without
+	// "since=". Empty otherwise.
+	Since []byte
 	// Text is the free text of OpSay, /msg and /pub (may contain spaces).
 	Text []byte
 }
@@ -75,6 +81,7 @@ const (
 	argOneText                 // one word then non-empty text
 	argOneOpt2                 // one word and an optional second word
 	argOptToken                // optional free text (ping)
+	argSub                     // a pattern, an optional group and an optional since=POSITION
 )
 
 type commandSpec struct {
@@ -92,12 +99,17 @@ var commands = [...]commandSpec{
 	{"rooms", OpRooms, argNone, "/rooms"},
 	{"who", OpWho, argOptOne, "/who [ROOM]"},
 	{"msg", OpMsg, argOneText, "/msg NICK TEXT"},
-	{"sub", OpSub, argOneOpt2, "/sub PATTERN [GROUP]"},
+	{"sub", OpSub, argSub, "/sub PATTERN [GROUP] [since=POSITION]"},
 	{"unsub", OpUnsub, argOne, "/unsub PATTERN"},
 	{"pub", OpPub, argOneText, "/pub TOPIC TEXT"},
 	{"ping", OpPing, argOptToken, "/ping [TOKEN]"},
 	{"quit", OpQuit, argNone, "/quit"},
+	{"history", OpHistory, argOneOpt2, "/history TOPIC [N]"},
+	{"ids", OpIDs, argOne, "/ids on|off"},
 }
+
+// sincePrefix starts the position word of /sub.
+var sincePrefix = []byte("since=")
 
 // Usage returns the usage string of an operation, such as "/sub PATTERN [GROUP]".
 func Usage(op Op) string {
@@ -154,6 +166,24 @@ func ParseCommand(l []byte) (Command, error) {
 		c.Arg, rest = cutWord(rest)
 		c.Arg2, rest = cutWord(rest)
 		if len(c.Arg) == 0 || len(bytes.TrimSpace(rest)) != 0 {
+			return bad()
+		}
+	case argSub:
+		// /sub PATTERN [GROUP] [since=POSITION], in that order.
+		c.Arg, rest = cutWord(rest)
+		w, rest := cutWord(rest)
+		if len(w) > 0 && !bytes.HasPrefix(w, sincePrefix) {
+			c.Arg2 = w
+			w, rest = cutWord(rest)
+		}
+		if len(w) > 0 {
+			v, ok := bytes.CutPrefix(w, sincePrefix)
+			if !ok || len(v) == 0 {
+				return bad()
+			}
+			c.Since = v
+		}
+		if len(c.Arg) == 0 || len(bytes.TrimSpace(rest)) != 0 || bytes.HasPrefix(c.Arg, sincePrefix) {
 			return bad()
 		}
 	case argOneText:

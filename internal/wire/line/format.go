@@ -3,6 +3,7 @@ package line
 import (
 	"bytes"
 	"errors"
+	"strconv"
 )
 
 // Kind classifies a server line by its first bytes.
@@ -62,6 +63,21 @@ func AppendMessage(dst []byte, topic, from, text string) []byte {
 	return append(dst, '\n')
 }
 
+// AppendMessageID appends "[topic#seq] from: text\n" to dst: a message
+// with its position, as sessions with /ids on see it. Topics never
+// contain '#', so the two forms cannot be confused.
+func AppendMessageID(dst []byte, topic string, seq uint64, from, text string) []byte {
+	dst = append(dst, '[')
+	dst = append(dst, topic...)
+	dst = append(dst, '#')
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, "] "...)
+	dst = append(dst, from...)
+	dst = append(dst, ": "...)
+	dst = append(dst, text...)
+	return append(dst, '\n')
+}
+
 // MessageLen is the length of the line AppendMessage writes, so callers can
 // size a buffer exactly once.
 func MessageLen(topic, from, text string) int {
@@ -82,8 +98,12 @@ func AppendPrivate(dst []byte, from, text string) []byte {
 type ServerLine struct {
 	Kind  Kind
 	Topic []byte // KindMessage only
-	From  []byte // KindMessage and KindPrivate
-	Text  []byte // the rest: info or error text, or the message body
+	// Seq is the message's position, on lines written with
+	// AppendMessageID ("[topic#seq] ..."); HasSeq says it was there.
+	Seq    uint64
+	HasSeq bool
+	From   []byte // KindMessage and KindPrivate
+	Text   []byte // the rest: info or error text, or the message body
 }
 
 // ErrBadServerLine is returned by ParseServerLine for a line that is none of
@@ -114,7 +134,36 @@ func ParseServerLine(l []byte) (ServerLine, error) {
 		if !ok || len(from) == 0 {
 			return ServerLine{}, ErrBadServerLine
 		}
-		return ServerLine{Kind: KindMessage, Topic: topic, From: from, Text: text}, nil
+		sl := ServerLine{Kind: KindMessage, Topic: topic, From: from, Text: text}
+		if t, num, ok := bytes.Cut(topic, []byte("#")); ok {
+			seq, err := parseSeq(num)
+			if err != nil || len(t) == 0 {
+				return ServerLine{}, ErrBadServerLine
+			}
+			sl.Topic, sl.Seq, sl.HasSeq = t, seq, true
+		}
+		return sl, nil
 	}
 	return ServerLine{}, ErrBadServerLine
+}
+
+// parseSeq reads a decimal sequence number as AppendMessageID writes it:
+// digits only, no sign, no leading zero, within uint64. It does not
+// allocate.
+func parseSeq(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 20 || (b[0] == '0' && len(b) > 1) {
+		return 0, ErrBadServerLine
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, ErrBadServerLine
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, ErrBadServerLine
+		}
+		n = n*10 + d
+	}
+	return n, nil
 }

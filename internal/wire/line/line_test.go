@@ -208,7 +208,7 @@ func TestParseCommandAllocs(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN"} {
+	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN", "/sub a.b since=42", "/sub a.* g since=10m", "/sub a since=", "/history a 5", "/ids on"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -234,13 +234,16 @@ func FuzzParseCommand(f *testing.F) {
 }
 
 func FuzzParseServerLine(f *testing.F) {
-	for _, s := range []string{"* hi", "! no", "[a] b: c", "(private) a: b", "[", "(private) "} {
+	for _, s := range []string{"* hi", "! no", "[a] b: c", "(private) a: b", "[", "(private) ", "[a#42] b: c", "[a#] b: c", "[#1] b: c", "[a#18446744073709551616] b: c", "[a#01] b: c"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l, err := ParseServerLine(in)
 		if err == nil && l.Kind == KindMessage {
 			back := AppendMessage(nil, string(l.Topic), string(l.From), string(l.Text))
+			if l.HasSeq {
+				back = AppendMessageID(nil, string(l.Topic), l.Seq, string(l.From), string(l.Text))
+			}
 			if string(back[:len(back)-1]) != string(in) {
 				t.Fatalf("round trip %q -> %q", in, back)
 			}
@@ -288,5 +291,38 @@ func BenchmarkParseCommand(b *testing.B) {
 		if err != nil || c.Op != OpPub {
 			b.Fatal(c, err)
 		}
+	}
+}
+
+func TestParseSubSince(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, arg, group, since string
+		err                   bool
+	}{
+		{"/sub a.b since=42", "a.b", "", "42", false},
+		{"/sub a.* workers since=10m", "a.*", "workers", "10m", false},
+		{"/sub a.b workers", "a.b", "workers", "", false},
+		{"/sub a.b since=", "", "", "", true},
+		{"/sub since=4", "", "", "", true},
+		{"/sub a since=1 g", "", "", "", true},
+		{"/sub a g since=1 x", "", "", "", true},
+	}
+	for _, tt := range tests {
+		c, err := ParseCommand([]byte(tt.in))
+		if (err != nil) != tt.err {
+			t.Errorf("%q: err %v", tt.in, err)
+			continue
+		}
+		if err == nil && (string(c.Arg) != tt.arg || string(c.Arg2) != tt.group || string(c.Since) != tt.since) {
+			t.Errorf("%q: arg %q group %q since %q", tt.in, c.Arg, c.Arg2, c.Since)
+		}
+	}
+	l, err := ParseServerLine([]byte("[a.b#42] bob: hi"))
+	if err != nil || string(l.Topic) != "a.b" || l.Seq != 42 || !l.HasSeq {
+		t.Errorf("id line parsed as %+v, %v", l, err)
+	}
+	if got := string(AppendMessageID(nil, "a.b", 42, "bob", "hi")); got != "[a.b#42] bob: hi\n" {
+		t.Errorf("AppendMessageID = %q", got)
 	}
 }

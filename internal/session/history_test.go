@@ -1,0 +1,173 @@
+package session_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchboard-hub/switchboard/internal/history"
+	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
+	"github.com/switchboard-hub/switchboard/internal/wire/line"
+)
+
+// newHistoryEnv is newEnv with a history store keeping keep per topic.
+func newHistoryEnv(keep int) (*env, *history.Store) {
+	st := history.New(history.Config{Keep: keep})
+	h := hub.New(hub.Config{ReservedNicks: []string{"http"}, History: st})
+	return &env{hub: h, reg: session.NewRegistry(h, session.Limits{})}, st
+}
+
+// messageTexts returns the texts of the message frames on topic, in order,
+// and the other frames.
+func messageTexts(frames []string, topic string) (texts, other []string) {
+	for _, f := range frames {
+		for _, l := range strings.Split(strings.TrimSuffix(f, "\n"), "\n") {
+			sl, err := line.ParseServerLine([]byte(l))
+			if err == nil && sl.Kind == line.KindMessage && string(sl.Topic) == topic {
+				texts = append(texts, string(sl.Text))
+			} else {
+				other = append(other, l)
+			}
+		}
+	}
+	return texts, other
+}
+
+// TestResumeSeamExactlyOnce: a session resumes with since=K while a
+// publisher keeps publishing; it must get K+1 … N exactly once and in
+// order, whatever the replay and the live stream overlapped.
+func TestResumeSeamExactlyOnce(t *testing.T) {
+	t.Parallel()
+	e, _ := newHistoryEnv(100000)
+	for round := 0; round < 20; round++ {
+		topic := fmt.Sprintf("seam.%d", round)
+		const n = 1000 // a replay within history.MaxReplay
+		k := 100 + round*37
+		var wg sync.WaitGroup
+		started := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= n; i++ {
+				if i == k+50 {
+					close(started)
+				}
+				if _, err := e.reg.Publish(session.Visitor{Door: "test", Nick: "pub"}, topic, strconv.Itoa(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		<-started
+		s, tr := e.open(t, session.Config{})
+		if err := s.Do(session.Request{Op: session.OpSub, Arg: topic, Since: strconv.Itoa(k)}); err != nil {
+			t.Fatalf("resume refused: %v", err)
+		}
+		wg.Wait()
+		testkit.Eventually(t, "the resumed session gets every message after since=", func() bool {
+			got, _ := messageTexts(tr.frames(), topic)
+			if len(got) < n-k {
+				t.Logf("round %d since=%d: %d of %d; first %v last %v", round, k, len(got), n-k, got[:min(3, len(got))], got[max(0, len(got)-3):])
+			}
+			return len(got) >= n-k
+		})
+		got, other := messageTexts(tr.frames(), topic)
+		for i, text := range got {
+			if want := strconv.Itoa(k + 1 + i); text != want {
+				t.Fatalf("round %d since=%d: message %d is %q, want %q (got %d messages; around: %v; frames %q)", round, k, i, text, want, len(got), got[max(0, i-3):min(len(got), i+3)], tr.frames()[:min(4, len(tr.frames()))])
+			}
+		}
+		if len(got) != n-k {
+			t.Fatalf("round %d: got %d messages, want %d", round, len(got), n-k)
+		}
+		for _, l := range other {
+			if strings.HasPrefix(l, "!") {
+				t.Fatalf("round %d: unexpected %q", round, l)
+			}
+		}
+	}
+}
+
+// TestResumeGapMarker: a position older than what is kept gives the
+// marker first, then what is kept.
+func TestResumeGapMarker(t *testing.T) {
+	t.Parallel()
+	e, _ := newHistoryEnv(10)
+	for i := 1; i <= 25; i++ {
+		if _, err := e.reg.Publish(session.Visitor{Nick: "pub"}, "gap", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, tr := e.open(t, session.Config{})
+	if err := s.Do(session.Request{Op: session.OpSub, Arg: "gap", Since: "3"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the kept 10 replayed", func() bool {
+		got, _ := messageTexts(tr.frames(), "gap")
+		return len(got) == 10
+	})
+	got, other := messageTexts(tr.frames(), "gap")
+	if got[0] != "16" || got[9] != "25" {
+		t.Fatalf("replayed %v", got)
+	}
+	want := []string{"* subscribed gap", "! missed 12 messages on gap"}
+	if strings.Join(other, "|") != strings.Join(want, "|") {
+		t.Fatalf("other lines %q, want %q", other, want)
+	}
+}
+
+func TestResumeStalePosition(t *testing.T) {
+	t.Parallel()
+	e, _ := newHistoryEnv(10)
+	if _, err := e.reg.Publish(session.Visitor{Nick: "pub"}, "t", "one"); err != nil {
+		t.Fatal(err)
+	}
+	s, tr := e.open(t, session.Config{})
+	if err := s.Do(session.Request{Op: session.OpSub, Arg: "t", Since: "7@0000beef"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "what is kept replayed", func() bool {
+		got, _ := messageTexts(tr.frames(), "t")
+		return len(got) == 1
+	})
+	_, other := messageTexts(tr.frames(), "t")
+	if len(other) != 2 || other[1] != "! history for t was lost (epoch changed)" {
+		t.Fatalf("lines %q", other)
+	}
+}
+
+func TestHistoryOperation(t *testing.T) {
+	t.Parallel()
+	e, _ := newHistoryEnv(10)
+	for i := 1; i <= 5; i++ {
+		if _, err := e.reg.Publish(session.Visitor{Nick: "pub"}, "room", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, tr := e.open(t, session.Config{})
+	if err := s.Do(session.Request{Op: session.OpHistory, Arg: "room", Text: "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Do(session.Request{Op: session.OpHistory, Arg: "room", Text: "zero"}); err == nil {
+		t.Fatal("a bad count was accepted")
+	}
+	testkit.Eventually(t, "history and its end", func() bool { return len(tr.frames()) >= 5 })
+	got, other := messageTexts(tr.frames(), "room")
+	if strings.Join(got, " ") != "3 4 5" || other[0] != "* end of history room" {
+		t.Fatalf("history %q then %q", got, other)
+	}
+}
+
+func TestSinceWithoutHistory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(session.Limits{})
+	s, _ := e.open(t, session.Config{})
+	err := s.Do(session.Request{Op: session.OpSub, Arg: "t", Since: "1"})
+	if err == nil || !strings.Contains(err.Text, "no history") {
+		t.Fatalf("since= without history: %v", err)
+	}
+}
