@@ -387,6 +387,9 @@ func (s *Session) writeNowLocked(t *tally) (failed bool) {
 	rest, sent := unwritten(o.queue, n)
 	if len(rest) == 0 {
 		s.dropQueueLocked()
+		if o.pending == 0 {
+			s.writtenLocked()
+		}
 	} else {
 		// The socket is full: a writer goroutine takes over the
 		// unwritten frames, the first possibly cut.

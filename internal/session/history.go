@@ -2,7 +2,9 @@ package session
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +81,13 @@ type histState struct {
 	// the delivery paths look at it without the lock.
 	holding atomic.Bool
 	// ids is set by "/ids on": messages are framed by idCodec.
-	ids     atomic.Bool
+	ids atomic.Bool
+	// tracking is set once the client uses positions ("/ids on", a
+	// since= subscription): the session then remembers, per topic, what
+	// it queued, so that a slow consumer's last line says where to
+	// resume. pos is guarded by Session.mu.
+	tracking atomic.Bool
+	pos      map[string]*topicPos
 	idCodec Codec       // the codec's PositionCodec form, nil without one
 	hold    *holdBuffer // guarded by Session.mu
 	// tops are the resumed topics' positions at the read, for the
@@ -87,6 +95,74 @@ type histState struct {
 	// ended (their publisher was slower than the resume): each topic's
 	// entry goes with its first newer message. Guarded by Session.mu.
 	tops map[string]history.Position
+}
+
+// topicPos is what a tracking session queued of one topic: the last
+// number, and the first number queued since the queue was last empty
+// (0 when everything queued has been written).
+type topicPos struct {
+	last, unsent uint64
+}
+
+// maxTracked bounds the topics a session tracks positions for.
+const maxTracked = 1024
+
+// trackLocked notes that m is being queued. Caller holds s.mu.
+func (s *Session) trackLocked(m *hub.Message) {
+	if m.Epoch == 0 {
+		return // no position to resume from
+	}
+	p := s.hist.pos[m.Topic]
+	if p == nil {
+		if len(s.hist.pos) >= maxTracked {
+			return
+		}
+		if s.hist.pos == nil {
+			s.hist.pos = make(map[string]*topicPos)
+		}
+		p = &topicPos{}
+		s.hist.pos[m.Topic] = p
+	}
+	p.last = m.Seq
+	if p.unsent == 0 {
+		p.unsent = m.Seq
+	}
+}
+
+// writtenLocked notes that everything queued has been written. Caller
+// holds s.mu.
+func (s *Session) writtenLocked() {
+	for _, p := range s.hist.pos {
+		p.unsent = 0
+	}
+}
+
+// resumeHintLocked adds to a slow consumer's notice, for a tracking
+// session, the position to resume from on each topic: the last number
+// written whole, as far as the session knows (a message written but not
+// yet acknowledged may come again; none is skipped). Caller holds s.mu.
+func (s *Session) resumeHintLocked(notice string) string {
+	if len(s.hist.pos) == 0 {
+		return notice
+	}
+	topics := make([]string, 0, len(s.hist.pos))
+	for t := range s.hist.pos {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	var b strings.Builder
+	b.WriteString(notice)
+	b.WriteString("; last delivered:")
+	for _, t := range topics {
+		p := s.hist.pos[t]
+		last := p.last
+		if p.unsent != 0 {
+			last = p.unsent - 1
+		}
+		fmt.Fprintf(&b, " %s#%d", t, last)
+	}
+	b.WriteString("; come back with /sub TOPIC since=SEQ")
+	return b.String()
 }
 
 // holdBuffer is what a resume holds: the live messages matching its
@@ -112,11 +188,15 @@ func (h *holdBuffer) matches(topic string) bool {
 // delivery paths call it before queuing a topic message; it costs one
 // atomic load when no resume is in progress or settling.
 func (s *Session) held(m *hub.Message) bool {
-	if !s.hist.holding.Load() || m.Kind != hub.KindMessage {
+	if m.Kind != hub.KindMessage || (!s.hist.holding.Load() && !s.hist.tracking.Load()) {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.hist.holding.Load() {
+		s.trackLocked(m)
+		return false
+	}
 	if h := s.hist.hold; h != nil && h.matches(m.Topic) {
 		h.bytes += len(m.Text) + len(m.Topic) + len(m.From) + 32
 		if h.bytes > s.cfg.MaxPending {
@@ -129,7 +209,11 @@ func (s *Session) held(m *hub.Message) bool {
 		h.msgs = append(h.msgs, m)
 		return true
 	}
-	return s.replayedLocked(m)
+	if s.replayedLocked(m) {
+		return true
+	}
+	s.trackLocked(m)
+	return false
 }
 
 // replayedLocked reports whether m was recorded before the last resume's
@@ -172,6 +256,7 @@ func (s *Session) subscribeSince(r Request) *Error {
 	if e != nil {
 		return e
 	}
+	s.hist.tracking.Store(true)
 	return s.resume([]string{r.Arg}, since, func() *Error { return s.subscribe(r) })
 }
 
@@ -298,6 +383,9 @@ func (s *Session) queueHeld(msgs []*hub.Message) {
 // and reports whether the session has just become a slow consumer (for
 // the caller to log once it has released the lock). Caller holds s.mu.
 func (s *Session) admitMessageLocked(c Codec, m *hub.Message) (slow bool) {
+	if s.hist.tracking.Load() {
+		s.trackLocked(m)
+	}
 	_, slow = s.admitLocked(s.frameWith(c, m))
 	return slow
 }
@@ -345,6 +433,7 @@ func (s *Session) history(r Request) *Error {
 func (s *Session) ids(r Request) *Error {
 	switch r.Arg {
 	case "on":
+		s.hist.tracking.Store(true)
 		if s.hist.idCodec == nil {
 			s.Send(Reply{Op: r.Op, Text: "messages here always carry their position"})
 			return nil

@@ -171,3 +171,38 @@ func TestSinceWithoutHistory(t *testing.T) {
 		t.Fatalf("since= without history: %v", err)
 	}
 }
+
+// TestSlowConsumerSaysWhereToResume: a session that uses positions and is
+// cut as a slow consumer is told, per topic, the last message it surely
+// got; resuming from there loses nothing.
+func TestSlowConsumerSaysWhereToResume(t *testing.T) {
+	t.Parallel()
+	e, _ := newHistoryEnv(1000)
+	pub := session.Visitor{Nick: "pub"}
+	if _, err := e.reg.Publish(pub, "t", "1"); err != nil {
+		t.Fatal(err)
+	}
+	s, tr := e.open(t, session.Config{MaxPending: 1000})
+	s.Do(session.Request{Op: session.OpIDs, Arg: "on"})
+	s.Do(session.Request{Op: session.OpSub, Arg: "t", Since: "0"})
+	testkit.Eventually(t, "the replay", func() bool { got, _ := messageTexts(tr.frames(), "t"); return len(got) == 1 })
+	tr.block()
+	if _, err := e.reg.Publish(pub, "t", "2"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the writer to block", tr.writing)
+	for i := 3; i < 100 && s.Reason() == session.ReasonNone; i++ {
+		if _, err := e.reg.Publish(pub, "t", strconv.Itoa(i)+strings.Repeat("x", 50)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.unblock()
+	testkit.Eventually(t, "transport closed", tr.isClosed)
+	<-s.Done()
+	frames := tr.frames()
+	last := frames[len(frames)-1]
+	// #2 was in flight when the queue overflowed: not surely delivered.
+	if want := "! slow consumer, disconnecting; last delivered: t#1; come back with /sub TOPIC since=SEQ\n"; last != want {
+		t.Fatalf("last line %q, want %q", last, want)
+	}
+}

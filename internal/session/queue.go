@@ -160,6 +160,9 @@ func (s *Session) returnBatch(batch [][]byte, n int) {
 	defer s.mu.Unlock()
 	s.out.pending -= n
 	s.drainedLocked()
+	if s.out.pending == 0 && !s.lf.closing {
+		s.writtenLocked()
+	}
 	if s.out.spare == nil {
 		s.out.spare = batch[:0]
 	} else {
@@ -188,6 +191,9 @@ func (s *Session) beginCloseLocked(r CloseReason, drop bool) {
 		_ = s.t.SetWriteDeadline(time.Now().Add(slowConsumerGrace))
 	}
 	if notice := r.Notice(); notice != "" {
+		if r == ReasonSlowConsumer {
+			notice = s.resumeHintLocked(notice)
+		}
 		s.appendLocked(s.codec.Reply(Reply{Error: r.IsError(), Text: notice, Final: r}))
 	}
 	if len(o.queue) == 0 && !o.writing {
