@@ -83,6 +83,9 @@ func (s *Session) do(r Request) *Error {
 	case OpNick:
 		return s.nick(r)
 	case OpJoin:
+		if r.Since != "" {
+			return s.joinSince(r)
+		}
 		return s.join(r)
 	case OpPart:
 		return s.part(r)

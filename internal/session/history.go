@@ -260,6 +260,22 @@ func (s *Session) subscribeSince(r Request) *Error {
 	return s.resume([]string{r.Arg}, since, func() *Error { return s.subscribe(r) })
 }
 
+// joinSince is OpJoin with a position: join the room, then replay what
+// was missed since r.Since (or the recent history, with "all"), then live:
+// how a chat client shows a room's backlog on join and catches up after a
+// reconnect.
+func (s *Session) joinSince(r Request) *Error {
+	if s.reg.history == nil {
+		return s.join(r) // no backlog to show: a plain join
+	}
+	since, e := s.parseSince(r.Since, r.Arg)
+	if e != nil {
+		return e
+	}
+	s.hist.tracking.Store(true)
+	return s.resume([]string{r.Arg}, since, func() *Error { return s.join(r) })
+}
+
 // SubscribeSince subscribes to every pattern (under the same rules as
 // OpSub) and then replays, as one stream in the order the messages were
 // recorded, what was missed on all of them since the position since (an

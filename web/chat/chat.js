@@ -19,6 +19,7 @@
     reconnectTimer: 0,
     countdownTimer: 0,
     whoAsked: {},              // room -> answers to /who the user typed and awaits
+    pos: {},                   // room -> {epoch, seq}: the last message shown, to resume from
   };
   var token = new URLSearchParams(location.search).get('token');
 
@@ -105,7 +106,17 @@
       case 'event': return onEvent(f);
       case 'info': return onInfo(f);
       case 'error': return onError(f);
+      case 'gap': return addLine(state.rooms.has(f.topic) ? f.topic : state.current, { cls: 'error', text: f.text, ts: Date.now() });
     }
+  }
+
+  // joinRoom joins a room and asks for what it missed: the recent
+  // history the first time, everything after the last message shown
+  // after a reconnect (docs/history.md). The server merges the replay with
+  // live messages, so each is shown once.
+  function joinRoom(room) {
+    var p = state.pos[room];
+    return send({ op: 'join', room: room, since: p ? p.seq + '@' + p.epoch : 'all' });
   }
 
   function onWelcome(f) {
@@ -123,8 +134,8 @@
     var rooms = state.rooms.size ? Array.from(state.rooms.keys()) : load('sb.rooms', ['lobby']);
     if (!rooms.length) rooms = ['lobby'];
     var cur = state.current || load('sb.current', rooms[0]);
-    rooms.forEach(function (r) { if (r !== cur) send({ op: 'join', room: r }); });
-    if (rooms.indexOf(cur) >= 0 || !state.current) send({ op: 'join', room: cur });
+    rooms.forEach(function (r) { if (r !== cur) joinRoom(r); });
+    if (rooms.indexOf(cur) >= 0 || !state.current) joinRoom(cur);
   }
 
   function onInfo(f) {
@@ -206,6 +217,14 @@
   }
 
   function onMessage(f) {
+    if (f.epoch && state.rooms.has(f.topic)) {
+      var p = state.pos[f.topic];
+      if (p && p.epoch === f.epoch && f.seq <= p.seq) return; // shown already
+      state.pos[f.topic] = { epoch: f.epoch, seq: f.seq };
+      // Your own messages never come back live; one that comes in a
+      // replay was shown when you sent it.
+      if (p && f.from === state.nick) return;
+    }
     var line = { cls: 'msg' + (f.from === 'http' ? ' http' : ''), from: f.from, text: f.text, ts: f.ts };
     if (state.rooms.has(f.topic)) {
       addLine(f.topic, line);
@@ -262,6 +281,7 @@
 
   function dropRoom(name) {
     state.rooms.delete(name);
+    delete state.pos[name];
     saveRooms();
     if (state.current === name) {
       var next = state.rooms.keys().next();
@@ -472,7 +492,7 @@
     var a;
     switch (cmd) {
       case 'nick': return rest ? send({ op: 'nick', nick: rest }) : system('error', 'usage: /nick NAME');
-      case 'join': return rest ? send({ op: 'join', room: rest }) : system('error', 'usage: /join ROOM');
+      case 'join': return rest ? joinRoom(rest) : system('error', 'usage: /join ROOM');
       case 'part': return send({ op: 'part', room: rest || state.current });
       case 'who':
         a = rest || state.current;
@@ -546,7 +566,7 @@
       e.preventDefault();
       var v = $('join-input').value.trim();
       if (!v) return;
-      if (state.rooms.has(v)) switchRoom(v); else send({ op: 'join', room: v });
+      if (state.rooms.has(v)) switchRoom(v); else joinRoom(v);
       $('join-input').value = '';
       closeDrawer();
     });

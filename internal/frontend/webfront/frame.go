@@ -114,7 +114,7 @@ func DecodeFrame(b []byte) (session.Request, error) {
 	case session.OpNick:
 		err, r.Arg = need("nick", f.Nick), f.Nick
 	case session.OpJoin:
-		err, r.Arg = need("room", f.Room), f.Room
+		err, r.Arg, r.Since = need("room", f.Room), f.Room, f.Since
 	case session.OpPart, session.OpWho:
 		r.Arg = f.Room
 	case session.OpSay:
