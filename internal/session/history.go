@@ -88,8 +88,8 @@ type histState struct {
 	// resume. pos is guarded by Session.mu.
 	tracking atomic.Bool
 	pos      map[string]*topicPos
-	idCodec Codec       // the codec's PositionCodec form, nil without one
-	hold    *holdBuffer // guarded by Session.mu
+	idCodec  Codec       // the codec's PositionCodec form, nil without one
+	hold     *holdBuffer // guarded by Session.mu
 	// tops are the resumed topics' positions at the read, for the
 	// messages recorded before it that reach the session after the hold
 	// ended (their publisher was slower than the resume): each topic's
