@@ -12,7 +12,9 @@
 # deliveries per server CPU-second, lost messages, broadcast last-receiver
 # p50/p99 and bytes per idle connection. Bounded: every bench run has its
 # own --timeout and the script a watchdog (BUDGET seconds, default 900).
-# Reports go to OUT (default bench-results/ab).
+# Reports go to OUT (default bench-results/ab). BEFORE_ARGS and AFTER_ARGS
+# add serve flags to one side, e.g. the same binary twice with
+# BEFORE_ARGS="--history 0" measures what history costs.
 set -euo pipefail
 before=${1:?usage: ab-compare.sh BEFORE_BIN AFTER_BIN}
 after=${2:?usage: ab-compare.sh BEFORE_BIN AFTER_BIN}
@@ -23,6 +25,8 @@ CONNS=${CONNS:-19000}
 BROADCASTS=${BROADCASTS:-20}
 PAIRS=${PAIRS:-2}
 IDLE=${IDLE:-3s}
+BEFORE_ARGS=${BEFORE_ARGS:-}
+AFTER_ARGS=${AFTER_ARGS:-}
 BUDGET=${BUDGET:-900}
 root=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$root/bench-results/ab}
@@ -44,7 +48,10 @@ started+=($!)
 
 declare -A bin=([before]=$before [after]=$after) port=([before]=18182 [after]=18183) pid=()
 for w in before after; do
-	"${bin[$w]}" serve --tcp-addr "127.0.0.1:${port[$w]}" --http-addr '' >"/tmp/ab-$w.log" 2>&1 &
+	extra=$BEFORE_ARGS
+	[ "$w" = after ] && extra=$AFTER_ARGS
+	# shellcheck disable=SC2086 # extra is a list of flags
+	"${bin[$w]}" serve --tcp-addr "127.0.0.1:${port[$w]}" --http-addr '' $extra >"/tmp/ab-$w.log" 2>&1 &
 	pid[$w]=$!
 	started+=("${pid[$w]}")
 done

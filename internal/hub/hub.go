@@ -28,9 +28,11 @@ type Subscriber interface {
 // Hub.DeliverRemote. Implementations must be safe for concurrent use.
 type Backplane interface {
 	// Interest registers (add) or withdraws this node's interest in
-	// pattern for queue group (or "" for plain subscribers). It returns
-	// only once the change is effective across the cluster, which is what
-	// lets a "subscribed" reply promise every later message.
+	// pattern for queue group (or "" for plain subscribers). It must not
+	// block for long: the hub calls it holding its interest lock. natsbp
+	// queues the change and waits at most a second for NATS to confirm
+	// it while connected, so a "subscribed" reply promises every later
+	// remote message only when NATS is reachable (docs/cluster.md).
 	Interest(pattern, group string, add bool) error
 	// Forward sends a message published on this node to the other nodes.
 	Forward(m *Message) error
