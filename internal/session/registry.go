@@ -37,7 +37,7 @@ type Registry struct {
 	formats  *frames.Formats
 	visitors atomic.Pointer[ipLimiter] // holds nil without a visitor rate limit
 	epoch    time.Time                 // the sessions' monotonic clock starts here (see clock)
-	history  HistoryReader // the hub's History, nil when it keeps none
+	history  HistoryReader             // the hub's History, nil when it keeps none
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
