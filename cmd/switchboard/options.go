@@ -76,8 +76,8 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Duration(&cfg.Session.PendingSoftFor, "pending-soft-for", session.DefaultPendingSoftFor, "how long a client's queue may stay over --pending-soft (a reload applies to new connections)").Reloadable()
 
 	// Web door.
-	s.String(&cfg.Web.PublishToken, "publish-token", "", "when set, HTTP and WebSocket publishing need Authorization: Bearer TOKEN (or ?token= on WebSocket); empty = open; prefer the environment, which ps does not show").Secret()
-	s.String(&cfg.Web.SubscribeToken, "subscribe-token", "", "when set, WebSocket and SSE streams need this token (or the publish token); empty = open").Secret()
+	s.String(&cfg.Auth.PublishToken, "publish-token", "", "shorthand identity: when set, publishing on every door needs this token (line: /auth TOKEN; web: Authorization: Bearer TOKEN or ?token=); empty = open; prefer the environment, which ps does not show").Secret().Reloadable()
+	s.String(&cfg.Auth.SubscribeToken, "subscribe-token", "", "shorthand identity: when set, subscribing on every door needs this token (or the publish token); empty = open").Secret().Reloadable()
 	s.List(&cfg.Web.AllowedOrigins, "allowed-origins", nil, "comma-separated Origin host patterns accepted besides the same origin for WebSocket and HTTP publish, e.g. \"*.example.com,localhost:3000\"; \"*\" = any")
 	s.List(&cfg.Web.AllowedHosts, "allowed-hosts", nil, "comma-separated Host header patterns the web door answers, e.g. \"chat.example.com,*.example.org\"; \"*\" = any; empty = any when listening on all interfaces, else the listen host, localhost and loopback addresses; others get 403")
 	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")

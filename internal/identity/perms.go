@@ -11,10 +11,6 @@ import (
 // everything: the open server of the quick start.
 type Perms struct {
 	pub, sub, denyPub, denySub []string
-	// filter is set when a subscription the rules allow may still match
-	// a subject the holder must not receive, so deliveries are checked
-	// (MayReceive).
-	filter bool
 }
 
 // All allows everything; it is what an open server gives everyone.
@@ -39,7 +35,6 @@ func Compile(p Permissions) (*Perms, error) {
 		}
 		*l.out = append([]string(nil), l.in...)
 	}
-	c.filter = len(c.denySub) > 0
 	return c, nil
 }
 
@@ -63,14 +58,13 @@ func (p *Perms) MaySubscribe(pattern string) bool {
 	return anyCovers(p.sub, pattern) && !anyCovers(p.denySub, pattern)
 }
 
-// Filters reports whether deliveries to the holder must be checked with
-// MayReceive.
-func (p *Perms) Filters() bool { return p != nil && p.filter }
-
 // MayReceive reports whether a message on topic may be delivered to the
-// holder: no deny-subscribe pattern matches it.
+// holder: a subscribe pattern matches it and no deny-subscribe pattern
+// does. Checking every delivery, not only subscribing, is what keeps a
+// wildcard that overlaps a denied subject from leaking it, and what makes
+// a reload that takes a right away apply to subscriptions already made.
 func (p *Perms) MayReceive(topic string) bool {
-	return p == nil || !anyMatch(p.denySub, topic)
+	return p == nil || anyMatch(p.sub, topic) && !anyMatch(p.denySub, topic)
 }
 
 // CanPublish reports whether the holder may publish anywhere at all.

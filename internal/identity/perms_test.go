@@ -53,19 +53,22 @@ func TestPerms(t *testing.T) {
 		{"overlapping wildcard allowed", p.MaySubscribe("alerts.*"), true},
 		{"but its denied subject filtered", p.MayReceive("alerts.disk"), false},
 		{"other subjects delivered", p.MayReceive("alerts.cpu"), true},
-		{"filters", p.Filters(), true},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
 		}
 	}
+	lobby, _ := Compile(Permissions{Subscribe: []string{"lobby"}})
+	if lobby.MayReceive("news") || !lobby.MayReceive("lobby") {
+		t.Error("a subject outside the subscribe list is delivered")
+	}
 	none, _ := Compile(Permissions{})
 	if none.MayPublish("a") || none.MaySubscribe("a") || none.CanPublish() || none.CanSubscribe() {
 		t.Error("empty permissions allow something")
 	}
 	var open *Perms
-	if !open.MayPublish("a") || !open.MaySubscribe(">") || !open.MayReceive("x") || open.Filters() {
+	if !open.MayPublish("a") || !open.MaySubscribe(">") || !open.MayReceive("x") {
 		t.Error("nil permissions do not allow everything")
 	}
 	if _, err := Compile(Permissions{Publish: []string{"a..b"}}); err == nil {

@@ -100,6 +100,7 @@ type Config struct {
 type Store struct {
 	byHash map[[sha256.Size]byte]*Identity
 	byName map[string]*User
+	folded map[string]bool   // the users' names in lower case, for Reserved
 	perms  map[string]*Perms // the users' compiled permissions by name
 	anon   *Identity
 	jwt    Verifier
@@ -120,6 +121,7 @@ func New(cfg Config) (*Store, error) {
 	st := &Store{
 		byHash: map[[sha256.Size]byte]*Identity{},
 		byName: map[string]*User{},
+		folded: map[string]bool{},
 		perms:  map[string]*Perms{},
 		jwt:    cfg.JWT,
 	}
@@ -136,7 +138,13 @@ func New(cfg Config) (*Store, error) {
 		}
 	}
 	if cfg.SubscribeToken != "" {
-		sub, _ := Compile(Permissions{Subscribe: []string{">"}})
+		// It adds to what anonymous clients may do: with no publish
+		// token, everyone may publish, its holder too.
+		p := Permissions{Subscribe: []string{">"}}
+		if cfg.PublishToken == "" {
+			p.Publish = []string{">"}
+		}
+		sub, _ := Compile(p)
 		if err := st.addToken(cfg.SubscribeToken, &Identity{Kind: KindToken, Perms: sub, MayNick: true}); err != nil {
 			return nil, fmt.Errorf("subscribe token: %w", err)
 		}
@@ -182,14 +190,15 @@ func (st *Store) addUser(u *User) error {
 	if err := hub.ValidateNick(u.Name); err != nil {
 		return fmt.Errorf("name: %w", err)
 	}
-	if _, dup := st.byName[u.Name]; dup {
-		return errors.New("name: defined twice")
+	if st.folded[strings.ToLower(u.Name)] {
+		return errors.New("name: defined twice (names are compared ignoring case, as nicks are)")
 	}
 	p, err := Compile(u.Permissions)
 	if err != nil {
 		return err
 	}
 	st.byName[u.Name] = u
+	st.folded[strings.ToLower(u.Name)] = true
 	st.perms[u.Name] = p
 	if u.Token == "" {
 		return nil
@@ -309,9 +318,6 @@ func (st *Store) Refresh(id *Identity) *Identity {
 	return id
 }
 
-// Reserved reports whether nick is a user's name, which only that user
-// may take.
-func (st *Store) Reserved(nick string) bool {
-	_, ok := st.byName[nick]
-	return ok
-}
+// Reserved reports whether nick is a user's name (ignoring case, as nicks
+// are compared), which only that user may take.
+func (st *Store) Reserved(nick string) bool { return st.folded[strings.ToLower(nick)] }

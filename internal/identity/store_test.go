@@ -54,7 +54,7 @@ func TestAuthenticate(t *testing.T) {
 	if a := st.Anonymous(); a.Perms.CanPublish() || a.Perms.CanSubscribe() || st.IsOpen() {
 		t.Error("with users and no [anonymous], anonymous clients may do something")
 	}
-	if !st.Reserved("alice") || st.Reserved("guest") {
+	if !st.Reserved("alice") || st.Reserved("guest") || !st.Reserved("ALICE") {
 		t.Error("Reserved wrong")
 	}
 }
@@ -89,6 +89,10 @@ func TestAnonymousDefaults(t *testing.T) {
 	sub, err := st.Authenticate("s", time.Now())
 	if err != nil || sub.Perms.MayPublish("x") || !sub.Perms.MaySubscribe(">") {
 		t.Errorf("subscribe token: %+v %v", sub, err)
+	}
+	only := testStore(t, Config{SubscribeToken: "s"})
+	if sub, _ := only.Authenticate("s", time.Now()); !sub.Perms.MayPublish("x") {
+		t.Error("the subscribe token takes away the publishing everyone has without a publish token")
 	}
 }
 

@@ -233,8 +233,12 @@ func TestClusterChatAcrossNodes(t *testing.T) {
 	if got := carol.waitMessages(1); len(got) != 1 || got[0] != "[lobby] bob: from bob" {
 		t.Fatalf("carol got %q", got)
 	}
-	// Private messages cross nodes.
-	alice.ask("/msg carol psst", "* sent to carol")
+	// Private messages cross nodes, once alice's node has heard of
+	// carol's nick (presence travels apart from room messages).
+	testkit.Eventually(t, "alice's node to know carol", func() bool {
+		alice.Send("/msg carol psst")
+		return alice.Next() == "* sent to carol"
+	})
 	if got := carol.waitMessages(1); got[0] != "(private) alice: psst" {
 		t.Fatalf("carol got %q", got)
 	}

@@ -9,7 +9,9 @@ import (
 // without dropping a connection: Session (queue limit and publish rate
 // limit, for connections opened from now on, and the HTTP publish
 // limiter), Limits (the next connection is admitted under them) and
-// TCP.IdleTimeout (every TCP connection, from its next wake-up). The rest
+// TCP.IdleTimeout (every TCP connection, from its next wake-up) and Auth
+// (users, tokens and permissions: every live connection's rights change at
+// once, see session.Registry.SetIdentities). The rest
 // of cfg is ignored; the caller reports changes there as needing a
 // restart. An invalid cfg is refused and nothing changes. Safe for
 // concurrent use.
@@ -17,6 +19,11 @@ func (s *Server) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	ids, err := identities(cfg.Auth)
+	if err != nil {
+		return err
+	}
+	s.reg.SetIdentities(ids)
 	if cfg.Session.RateBurst == 0 {
 		cfg.Session.RateBurst = session.DefaultRateBurst
 	}

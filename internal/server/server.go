@@ -43,6 +43,9 @@ type Config struct {
 	// Session holds the per-session settings every door uses: the
 	// outbound queue limit and the publish rate limit.
 	Session session.Config
+	// Auth says who is who and what each may do, on every door
+	// (auth.go); its zero value is an open server.
+	Auth AuthConfig
 	// Limits are the connection limits across all doors; zero means
 	// unlimited.
 	Limits session.Limits
@@ -168,6 +171,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		// the session's default.
 		cfg.Session.RateBurst = session.DefaultRateBurst
 	}
+	ids, err := identities(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{}), quit: make(chan struct{})}
 	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
 	if st := newHistory(&s.cfg); st != nil {
@@ -188,6 +195,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.fdCap = fdCap
 	s.reg = session.NewRegistry(s.hub, s.registryLimits(cfg))
+	s.reg.SetIdentities(ids)
 	m, err := metrics.New(s.hub, s.reg, s.cfg.Metrics)
 	if err != nil {
 		s.closeCluster()

@@ -77,7 +77,8 @@ func TestWebDoorAddressInUse(t *testing.T) {
 // (the cluster status of /api/stats).
 func TestWebDoorConfig(t *testing.T) {
 	t.Parallel()
-	srv, _ := startWeb(t, webfront.Config{PublishToken: "tok", MaxBody: 16}, func(c *server.Config) {
+	srv, _ := startWeb(t, webfront.Config{MaxBody: 16}, func(c *server.Config) {
+		c.Auth.PublishToken = "tok"
 		c.Metrics.ClusterStatus = func() any { return map[string]string{"state": "single"} }
 	})
 	base := "http://" + srv.HTTPAddr()

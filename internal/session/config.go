@@ -3,6 +3,8 @@ package session
 import (
 	"log/slog"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/identity"
 )
 
 // Defaults of Config.
@@ -62,8 +64,10 @@ type Config struct {
 	// says how many more there are (default DefaultMaxList; negative =
 	// all that fit in an eighth of MaxPending, which always bounds it).
 	MaxList int
-	// Guard, if set, decides which subjects the client may publish and
-	// subscribe to; nil allows everything. Do consults it for every
-	// operation that publishes or subscribes, whatever the door.
-	Guard Guard
+	// Identity is who the client proved to be when it connected (a
+	// bearer token, a verified client certificate; see
+	// Registry.Authenticate and Certified); nil is the anonymous client.
+	// OpAuth may change it later. Do checks every operation that
+	// publishes or subscribes against it, whatever the door.
+	Identity *identity.Identity
 }

@@ -138,7 +138,7 @@ func deliverDeferred(m *hub.Message, rt hub.Route, b *batch) int {
 		case nil:
 			continue
 		case *Session:
-			if !sub.held(m) {
+			if !sub.withheld(m) {
 				sub.enqueueDeferred(sub.frame(m), b)
 			}
 		default:
@@ -263,7 +263,7 @@ func (w *routeWork) run() {
 			switch sub := w.rt.At(j).(type) {
 			case nil:
 			case *Session:
-				if !sub.held(w.m) {
+				if !sub.withheld(w.m) {
 					sub.queueAndWrite(sub.frame(w.m), &t)
 				}
 			default:

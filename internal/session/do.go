@@ -49,7 +49,7 @@ type Reply struct {
 
 // Do carries out one request and queues its reply, if any. It is the one
 // entry point of every operation, for every door: the rules (sanitizing,
-// rate limits and the command budget, the Guard's permissions, the caps
+// rate limits and the command budget, the identity's permissions (auth.go), the caps
 // of limits.go) are applied here once. It returns the refusal it sent, if
 // it refused, for doors that must act on it.
 // Publishing requests (say, pub, msg) are answered only on error, so they
@@ -115,6 +115,8 @@ func (s *Session) do(r Request) *Error {
 			text += " " + sanitize(r.Text)
 		}
 		s.Send(Reply{Op: r.Op, Text: text})
+	case OpAuth:
+		return s.authenticate(r)
 	case OpQuit:
 		s.CloseGracefully(ReasonClientQuit)
 	default:
@@ -135,14 +137,6 @@ func (s *Session) allow() *Error {
 	}
 	s.reg.stats.rateLimited.Add(1)
 	return &Error{Code: CodeRateLimited, Text: "rate limited"}
-}
-
-// guard asks the Guard, if any, whether op on subject is allowed.
-func (s *Session) guard(op Op, subject string) *Error {
-	if s.cfg.Guard == nil {
-		return nil
-	}
-	return s.cfg.Guard.Allow(op, subject)
 }
 
 // publish is the publish operation of a connected client: text on topic.
@@ -199,6 +193,9 @@ func (s *Session) subscribe(r Request) *Error {
 }
 
 func (s *Session) nick(r Request) *Error {
+	if e := s.mayNick(r.Arg); e != nil {
+		return e
+	}
 	err := s.client.SetNick(r.Arg)
 	switch {
 	case errors.Is(err, hub.ErrNickTaken):

@@ -14,21 +14,23 @@ type Code uint8
 
 // Error codes.
 const (
-	CodeNone        Code = iota
-	CodeBadName          // a malformed topic, pattern, nick or group
-	CodeNickTaken        // the nick belongs to someone else
-	CodeNoRoom           // plain text, but no current room
-	CodeNotMember        // not a member of that room
-	CodeNotSub           // no such subscription
-	CodeAlreadySub       // already subscribed to that pattern and group
-	CodeNoSuchNick       // no client has that nick
-	CodeSelf             // a private message to oneself
-	CodeRateLimited      // over the rate limit
-	CodeUnknownOp        // the door asked for an operation that does not exist
-	CodeInternal         // the server failed, not the client
-	CodeBadRequest       // the door could not make sense of what the client sent
-	CodeDenied           // the client is not allowed to do that (Guard)
-	CodeTooMany          // a per-client cap is reached (subscriptions, rooms)
+	CodeNone         Code = iota
+	CodeBadName           // a malformed topic, pattern, nick or group
+	CodeNickTaken         // the nick belongs to someone else
+	CodeNoRoom            // plain text, but no current room
+	CodeNotMember         // not a member of that room
+	CodeNotSub            // no such subscription
+	CodeAlreadySub        // already subscribed to that pattern and group
+	CodeNoSuchNick        // no client has that nick
+	CodeSelf              // a private message to oneself
+	CodeRateLimited       // over the rate limit
+	CodeUnknownOp         // the door asked for an operation that does not exist
+	CodeInternal          // the server failed, not the client
+	CodeBadRequest        // the door could not make sense of what the client sent
+	CodeDenied            // the client's identity may not do that (auth.go)
+	CodeTooMany           // a per-client cap is reached (subscriptions, rooms)
+	CodeAuthRequired      // the client must authenticate first (auth.go)
+	CodeBadToken          // a token or JWT was refused
 )
 
 var codeNames = [...]string{
@@ -36,7 +38,7 @@ var codeNames = [...]string{
 	CodeNotMember: "not_member", CodeNotSub: "not_subscribed", CodeAlreadySub: "already_subscribed",
 	CodeNoSuchNick: "no_such_nick", CodeSelf: "self", CodeRateLimited: "rate_limited",
 	CodeUnknownOp: "unknown_op", CodeInternal: "internal", CodeBadRequest: "bad_request",
-	CodeDenied: "denied", CodeTooMany: "too_many",
+	CodeDenied: "denied", CodeTooMany: "too_many", CodeAuthRequired: "auth_required", CodeBadToken: "bad_token",
 }
 
 // String returns the code's stable name, such as "rate_limited".

@@ -468,17 +468,15 @@ func (s *Session) ids(r Request) *Error {
 // ReadHistory is the history read of a visitor (HTTP GET /history):
 // the kept messages of topic from since ("" for all that is kept), at most
 // limit (0 means history.MaxReplay). It refuses a bad topic or position
-// (CodeBadName, CodeBadRequest), a topic the visitor's Guard denies
-// subscribing to (CodeDenied), and every read when the server keeps no
+// (CodeBadName, CodeBadRequest), a topic the visitor may not
+// subscribe to (CodeDenied, CodeAuthRequired), and every read when the server keeps no
 // history.
 func (g *Registry) ReadHistory(v Visitor, topic, since string, limit int) (history.Result, error) {
 	if err := hub.ValidateTopic(topic); err != nil {
 		return history.Result{}, FromHub(err)
 	}
-	if v.Guard != nil {
-		if e := v.Guard.Allow(OpSub, topic); e != nil {
-			return history.Result{}, e
-		}
+	if e := checkPerm(g, v.Door, g.visitorIdentity(v), OpSub, topic); e != nil {
+		return history.Result{}, e
 	}
 	if g.history == nil {
 		return history.Result{}, &Error{Code: CodeBadRequest, Text: "this server keeps no history (--history 0)"}

@@ -25,6 +25,7 @@ const (
 	OpQuit
 	OpHistory // replay a topic's kept messages (session/history.go)
 	OpIDs     // show message positions in the door's syntax
+	OpAuth    // present a token: a user's, a JWT, or a shorthand token (auth.go)
 	numOps
 )
 
@@ -33,7 +34,7 @@ const (
 var opNames = [numOps]string{
 	OpSay: "say", OpHelp: "help", OpNick: "nick", OpJoin: "join", OpPart: "part",
 	OpRooms: "rooms", OpWho: "who", OpMsg: "msg", OpSub: "sub", OpUnsub: "unsub",
-	OpPub: "pub", OpPing: "ping", OpQuit: "quit", OpHistory: "history", OpIDs: "ids",
+	OpPub: "pub", OpPing: "ping", OpQuit: "quit", OpHistory: "history", OpIDs: "ids", OpAuth: "auth",
 }
 
 // String returns the operation's name, such as "join".
@@ -95,6 +96,7 @@ var commands = []Command{
 	{OpPub, []Param{{"topic", FieldArg, false}, {"text", FieldText, false}}, "publish TEXT on TOPIC (no reply unless it fails)"},
 	{OpHistory, []Param{{"topic", FieldArg, false}, {"n", FieldText, true}}, "show the last N messages of TOPIC (default 20)"},
 	{OpIDs, []Param{{"on|off", FieldArg, false}}, "show each message's position: [TOPIC#SEQ] NICK: TEXT"},
+	{OpAuth, []Param{{"token", FieldText, false}}, "prove who you are with a token or JWT; what you may publish and subscribe to follows from it"},
 	{OpPing, []Param{{"token", FieldText, true}}, "answers pong (with the token) once everything before it has been answered"},
 	{OpQuit, nil, "leave"},
 }

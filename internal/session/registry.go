@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 )
 
 // ErrServerFull is returned by Registry.Admit when a connection limit is
@@ -46,7 +47,9 @@ type Registry struct {
 	perIP    map[string]int
 	byDoor   map[string]int
 
-	stats counters
+	stats      counters
+	idents     atomic.Pointer[identity.Store] // who is who (auth.go); never nil
+	violations violations                     // refusals by door and kind (auth.go)
 
 	// frames recycles the backing arrays of outbound queues: a session
 	// takes one when its queue goes from empty to non-empty and gives it
@@ -108,6 +111,7 @@ func NewRegistry(h *hub.Hub, l Limits) *Registry {
 		sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int),
 	}
 	g.visitors.Store(newIPLimiter(l.VisitorRate, l.VisitorBurst))
+	g.idents.Store(identity.Open())
 	return g
 }
 

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-hub/switchboard/internal/frames"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 )
 
 // slowConsumerGrace bounds how long a slow consumer's writer may still
@@ -51,17 +53,6 @@ type Codec interface {
 	Reply(r Reply) []byte
 }
 
-// Guard is the permission hook of the operations: it returns nil to
-// allow, or the refusal the client sees (code CodeDenied). It must be safe
-// for concurrent use and must not block.
-type Guard interface {
-	// Allow reports whether the client may publish (OpPub) or subscribe
-	// (OpSub) to subject, a topic or a pattern, or send a private
-	// message (OpMsg) to subject, a nick. Joining a room needs both OpPub
-	// and OpSub on it.
-	Allow(op Op, subject string) *Error
-}
-
 // Session is one connected client. Deliver, Send and the Close methods
 // are safe for concurrent use; Do, BeginBatch and EndBatch belong to the
 // door's reader, which calls them from one goroutine at a time.
@@ -76,6 +67,10 @@ type Session struct {
 	limiter *rate.Limiter
 
 	cmds budget // the command budget (limits.go); reader only
+
+	// ident is who the client is (auth.go): set by the reader (OpAuth)
+	// and by a reload, read by deliveries.
+	ident atomic.Pointer[identity.Identity]
 
 	// The reader's: touched only by the goroutine running Do and the
 	// batch methods.
@@ -136,8 +131,14 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 		}
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), b)
 	}
+	id := cfg.Identity
+	if id == nil {
+		id = reg.Anonymous()
+	}
+	s.ident.Store(id)
 	s.client = reg.hub.Connect(s)
 	reg.add(s)
+	s.takeName(id)
 	return s
 }
 
@@ -162,7 +163,7 @@ func (s *Session) Logger() *slog.Logger {
 // implements hub.Subscriber. (Messages published on this node reach their
 // subscribers through the publisher's delivery, see deliver.go.)
 func (s *Session) Deliver(m *hub.Message) {
-	if !s.held(m) {
+	if !s.withheld(m) {
 		s.enqueue(s.frame(m))
 	}
 }

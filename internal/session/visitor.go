@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 )
 
 // Visitor is a client without a session, such as an HTTP publish: who it
@@ -14,22 +15,22 @@ type Visitor struct {
 	Door       string // e.g. "http", for metrics
 	Nick       string // the sender name its messages carry
 	RemoteAddr string // host:port, for the per-IP rate limit
-	Guard      Guard  // its permissions; nil allows everything
+	// Identity is who it proved to be (Registry.Authenticate); nil is
+	// the anonymous client.
+	Identity *identity.Identity
 }
 
 // Publish is the publish operation of a visitor: text (sanitized here) on
 // topic, delivered at once to every local recipient. It returns the number
 // of local deliveries, or an *Error: a bad topic (CodeBadName), a topic
-// its Guard denies (CodeDenied) or the visitor's address over the rate
+// its identity may not publish to (CodeDenied, CodeAuthRequired) or the visitor's address over the rate
 // limit (CodeRateLimited, with RetryAfter).
 func (g *Registry) Publish(v Visitor, topic, text string) (int, error) {
 	if err := hub.ValidateTopic(topic); err != nil {
 		return 0, FromHub(err)
 	}
-	if v.Guard != nil {
-		if e := v.Guard.Allow(OpPub, topic); e != nil {
-			return 0, e
-		}
+	if e := checkPerm(g, v.Door, g.visitorIdentity(v), OpPub, topic); e != nil {
+		return 0, e
 	}
 	if ok, wait := g.visitors.Load().allow(v.RemoteAddr, time.Now()); !ok {
 		g.stats.rateLimited.Add(1)
@@ -40,4 +41,12 @@ func (g *Registry) Publish(v Visitor, topic, text string) (int, error) {
 	g.stats.published.Add(1)
 	g.stats.delivered.Add(uint64(n))
 	return n, nil
+}
+
+// visitorIdentity returns who v is: its Identity, or the anonymous client.
+func (g *Registry) visitorIdentity(v Visitor) *identity.Identity {
+	if v.Identity != nil {
+		return v.Identity
+	}
+	return g.Anonymous()
 }

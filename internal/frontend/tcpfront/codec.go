@@ -149,6 +149,7 @@ var ops = [...]session.Op{
 	line.OpWho: session.OpWho, line.OpMsg: session.OpMsg, line.OpSub: session.OpSub,
 	line.OpUnsub: session.OpUnsub, line.OpPub: session.OpPub, line.OpPing: session.OpPing,
 	line.OpQuit: session.OpQuit, line.OpHistory: session.OpHistory, line.OpIDs: session.OpIDs,
+	line.OpAuth: session.OpAuth,
 }
 
 // sessionOp returns the session operation of a parsed command.

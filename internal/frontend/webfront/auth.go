@@ -1,25 +1,19 @@
 package webfront
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
 
-	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 )
 
-// tokenEqual compares a presented token with the configured one in
-// constant time. Hashing first makes the time independent of the lengths
-// too.
-func tokenEqual(got, want string) bool {
-	a := sha256.Sum256([]byte(got))
-	b := sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
+// The web door only finds the credential a request carries; who that is
+// and what it may do is the session layer's decision (session/auth.go),
+// the same as on every other door.
 
 // bearerToken returns the token of an "Authorization: Bearer TOKEN"
-// header, and whether there was one.
+// header, and whether the header was there at all (a header that is not a
+// bearer token counts as a wrong token, never as none).
 func bearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -27,14 +21,14 @@ func bearerToken(r *http.Request) (string, bool) {
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", true // present but not a bearer token: never matches
+		return "", true
 	}
 	return strings.TrimSpace(tok), true
 }
 
-// streamToken returns the token of a WebSocket or SSE request: the bearer
-// header, else the ?token= parameter (browsers cannot set headers on
-// WebSocket or EventSource).
+// streamToken returns the token of a WebSocket, SSE or history request:
+// the bearer header, else the ?token= parameter (browsers cannot set
+// headers on WebSocket or EventSource).
 func streamToken(r *http.Request) (string, bool) {
 	if tok, ok := bearerToken(r); ok {
 		return tok, true
@@ -45,49 +39,27 @@ func streamToken(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// grant is what a stream's token allows.
-type grant struct {
-	subscribe bool
-	publish   bool
-	wrong     bool // a token was given and matches none configured
-}
-
-// streamGrant works out what a WebSocket or SSE request may do. A token
-// that is presented must be right when any token is configured; the
-// publish token also allows subscribing.
-func (f *Front) streamGrant(r *http.Request) grant {
-	pub, sub := f.cfg.PublishToken, f.cfg.SubscribeToken
-	tok, given := streamToken(r)
-	g := grant{subscribe: sub == "", publish: pub == ""}
-	if !given || (pub == "" && sub == "") {
-		return g
+// identify returns who the client of r is: the identity its token proves
+// (header only, or also ?token= when query is set), else that of its
+// verified TLS client certificate, else nil for the anonymous client. A
+// token that is refused answers 401 with the reason and returns false.
+func (f *Front) identify(w http.ResponseWriter, r *http.Request, door string, query bool) (*identity.Identity, bool) {
+	tok, given := bearerToken(r)
+	if !given && query {
+		tok, given = streamToken(r)
 	}
-	pubOK := pub != "" && tokenEqual(tok, pub)
-	subOK := sub != "" && tokenEqual(tok, sub)
-	if !pubOK && !subOK {
-		g.wrong = true
-		return g
+	if given {
+		id, e := f.reg.Authenticate(door, tok)
+		if e != nil {
+			unauthorized(w, e.Text)
+			return nil, false
+		}
+		return id, true
 	}
-	g.publish = g.publish || pubOK
-	g.subscribe = g.subscribe || subOK || pubOK
-	return g
-}
-
-// authorizeStream checks that a WebSocket or SSE request may subscribe,
-// answering 401 (and counting the failure for door) when it may not.
-func (f *Front) authorizeStream(w http.ResponseWriter, r *http.Request, door string) (grant, bool) {
-	g := f.streamGrant(r)
-	switch {
-	case g.wrong:
-		f.metrics.authFailures.WithLabelValues(door).Inc()
-		unauthorized(w, "wrong token")
-		return g, false
-	case !g.subscribe:
-		f.metrics.authFailures.WithLabelValues(door).Inc()
-		unauthorized(w, "this server needs a token: Authorization: Bearer TOKEN or ?token=TOKEN")
-		return g, false
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		return f.reg.Certified(r.TLS.VerifiedChains[0][0].Subject.CommonName), true
 	}
-	return g, true
+	return nil, true
 }
 
 // unauthorized answers 401 with a bearer challenge and a clear message.
@@ -101,16 +73,4 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, struct {
 		Error string `json:"error"`
 	}{msg})
-}
-
-// subscribeOnly is the session Guard of a stream whose token allows
-// subscribing but not publishing.
-type subscribeOnly struct{}
-
-// Allow implements session.Guard.
-func (subscribeOnly) Allow(op session.Op, _ string) *session.Error {
-	if op == session.OpSub {
-		return nil
-	}
-	return &session.Error{Code: session.CodeDenied, Text: "unauthorized: publishing needs the publish token (Authorization: Bearer TOKEN or ?token=TOKEN)"}
 }

@@ -22,10 +22,8 @@ import (
 
 func TestHTTPPublish(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *webfront.Config) {
-		c.PublishToken = "pub-secret"
-		c.MaxBody = 1024
-	})
+	ts := startServer(t, func(c *webfront.Config) { c.MaxBody = 1024 })
+	ts.tokens(t, "pub-secret", "")
 	sub := webtest.DialSSE(t, ts.base, webtest.Query("topic", "alerts.>"))
 	sub.Expect("subscribed", func(e webtest.Event) bool { return e.Comment == "subscribed alerts.>" })
 
@@ -37,9 +35,9 @@ func TestHTTPPublish(t *testing.T) {
 		status int
 		errSub string
 	}{
-		{"no token", "alerts.disk", "x", nil, 401, "needs a token"},
-		{"wrong token", "alerts.disk", "x", webtest.Bearer("nope"), 401, "wrong token"},
-		{"basic auth is not bearer", "alerts.disk", "x", http.Header{"Authorization": {"Basic eDp5"}}, 401, "wrong token"},
+		{"no token", "alerts.disk", "x", nil, 401, "authentication required"},
+		{"wrong token", "alerts.disk", "x", webtest.Bearer("nope"), 401, "bad token"},
+		{"basic auth is not bearer", "alerts.disk", "x", http.Header{"Authorization": {"Basic eDp5"}}, 401, "bad token"},
 		{"bad topic", "alerts..disk", "x", webtest.Bearer("pub-secret"), 400, "bad topic"},
 		{"wildcard topic", "alerts.*", "x", webtest.Bearer("pub-secret"), 400, "wildcards are not allowed"},
 		{"empty body", "alerts.disk", "\n", webtest.Bearer("pub-secret"), 400, "empty message"},
@@ -228,14 +226,15 @@ func TestWebSocketBadInput(t *testing.T) {
 
 func TestWebSocketTokens(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *webfront.Config) { c.PublishToken = "pub-secret" })
+	ts := startServer(t, nil)
+	ts.tokens(t, "pub-secret", "")
 	// Without a token: subscribe yes, publish no.
 	ro := webtest.DialWS(t, ts.base, "", nil)
 	ro.Send(map[string]string{"op": "sub", "topic": "t"})
 	ro.Expect("subscribed", func(f webtest.Frame) bool { return f.S("re") == "sub" && f.S("op") == "info" })
 	ro.Send(map[string]string{"op": "pub", "topic": "t", "text": "x"})
 	f := ro.Expect("refusal", func(f webtest.Frame) bool { return f.S("op") == "error" })
-	if f.S("re") != "pub" || !strings.Contains(f.S("text"), "publish token") {
+	if f.S("re") != "pub" || f.S("text") != "authentication required" || f.S("code") != "auth_required" {
 		t.Fatalf("got %v", f)
 	}
 	// With it, by query and by header.
@@ -254,10 +253,21 @@ func TestWebSocketTokens(t *testing.T) {
 
 func TestSubscribeToken(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, func(c *webfront.Config) { c.SubscribeToken = "sub-secret" })
-	if _, err := webtest.TryDialWS(ts.base, "", nil); err == nil || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("ws without token: %v, want 401", err)
-	}
+	ts := startServer(t, nil)
+	ts.tokens(t, "", "sub-secret")
+	// A WebSocket without a token is anonymous until its first frame
+	// authenticates it.
+	anon := webtest.DialWS(t, ts.base, "", nil)
+	anon.Send(map[string]string{"op": "sub", "topic": "t"})
+	anon.Expect("refusal", func(f webtest.Frame) bool {
+		return f.S("op") == "error" && f.S("re") == "sub" && f.S("text") == "authentication required"
+	})
+	anon.Send(map[string]string{"op": "auth", "token": "guess"})
+	anon.Expect("bad token", func(f webtest.Frame) bool { return f.S("op") == "error" && f.S("text") == "bad token" })
+	anon.Send(map[string]string{"op": "auth", "token": "sub-secret"})
+	anon.Expect("authenticated", func(f webtest.Frame) bool { return f.S("re") == "auth" && f.S("text") == "authenticated" })
+	anon.Send(map[string]string{"op": "sub", "topic": "t"})
+	anon.Expect("subscribed", func(f webtest.Frame) bool { return f.S("re") == "sub" && f.S("op") == "info" })
 	if code, hdr, _ := webtest.Get(t, ts.base+"/sse"+webtest.Query("topic", "t")); code != 401 || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("sse without token: %d %v", code, hdr)
 	}

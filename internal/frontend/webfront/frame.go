@@ -24,6 +24,7 @@ type clientFrame struct {
 	Text  string `json:"text"`
 	Since string `json:"since"`
 	Limit string `json:"limit"`
+	Token string `json:"token"`
 }
 
 // FrameError is a client frame that cannot be carried out. Op is the
@@ -39,7 +40,7 @@ func (e *FrameError) Error() string { return e.Msg }
 // ClientOps lists the op names a WebSocket client may send, in the order
 // docs/web.md gives them. They are the session's operation names.
 func ClientOps() []string {
-	return []string{"nick", "join", "part", "say", "pub", "msg", "sub", "unsub", "history", "who", "rooms", "ping", "help", "quit"}
+	return []string{"nick", "join", "part", "say", "pub", "msg", "sub", "unsub", "history", "who", "rooms", "ping", "help", "quit", "auth"}
 }
 
 // opByName maps a client op name to its session operation.
@@ -137,6 +138,8 @@ func DecodeFrame(b []byte) (session.Request, error) {
 		err, r.Arg = need("topic", f.Topic), f.Topic
 	case session.OpPing:
 		r.Text = f.Text
+	case session.OpAuth:
+		err, r.Text = need("token", f.Token), f.Token
 	}
 	if err != nil {
 		return session.Request{}, err

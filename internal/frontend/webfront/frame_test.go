@@ -192,10 +192,3 @@ func TestSSECodec(t *testing.T) {
 		t.Fatalf("SSE final error = %q", got)
 	}
 }
-
-func TestTokenEqual(t *testing.T) {
-	t.Parallel()
-	if !tokenEqual("s3cret", "s3cret") || tokenEqual("s3cret", "s3cre") || tokenEqual("", "x") {
-		t.Fatal("tokenEqual is wrong")
-	}
-}

@@ -59,12 +59,6 @@ type Config struct {
 	// Addr is the listen address (default DefaultAddr); "127.0.0.1:0"
 	// picks a free port.
 	Addr string
-	// PublishToken, when set, is required to publish over HTTP
-	// (Authorization: Bearer) and WebSocket (the same header or ?token=).
-	PublishToken string
-	// SubscribeToken, when set, is required to open a WebSocket or SSE
-	// stream at all (the publish token works too).
-	SubscribeToken string
 	// AllowedOrigins are extra WebSocket Origin host patterns accepted
 	// besides the page's own host, as in path.Match ("*.example.com");
 	// "*" accepts any origin. Empty means same origin only.

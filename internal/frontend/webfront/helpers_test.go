@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/hub"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
@@ -50,3 +51,14 @@ func (ts *testServer) Registry() *session.Registry { return ts.reg }
 
 // Hub returns the door's hub.
 func (ts *testServer) Hub() *hub.Hub { return ts.reg.Hub() }
+
+// tokens puts the shorthand publish and subscribe tokens in force, as the
+// server does for --publish-token and --subscribe-token.
+func (ts *testServer) tokens(t testing.TB, pub, sub string) {
+	t.Helper()
+	st, err := identity.New(identity.Config{PublishToken: pub, SubscribeToken: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.reg.SetIdentities(st)
+}

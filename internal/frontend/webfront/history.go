@@ -33,7 +33,8 @@ type historyGap struct {
 // the topic's kept messages from the position (all that is kept without
 // one), the newest N at most, as JSON. Streams' subscribe token applies.
 func (f *Front) serveHistory(w http.ResponseWriter, r *http.Request) {
-	if _, ok := f.authorizeStream(w, r, "history"); !ok {
+	id, ok := f.identify(w, r, "http", true)
+	if !ok {
 		return
 	}
 	limit := 0
@@ -46,7 +47,7 @@ func (f *Front) serveHistory(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	topic := r.PathValue("topic")
-	res, err := f.reg.ReadHistory(session.Visitor{Door: "http", Nick: HTTPSender, RemoteAddr: r.RemoteAddr}, topic, r.URL.Query().Get("since"), limit)
+	res, err := f.reg.ReadHistory(session.Visitor{Door: "http", Nick: HTTPSender, RemoteAddr: r.RemoteAddr, Identity: id}, topic, r.URL.Query().Get("since"), limit)
 	if err != nil {
 		publishRefused(w, err)
 		return

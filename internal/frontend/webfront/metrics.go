@@ -13,7 +13,6 @@ import (
 // metrics.Collector next to the hub, session and runtime metrics.
 type doorMetrics struct {
 	publishRequests *prometheus.CounterVec
-	authFailures    *prometheus.CounterVec
 	wsFrames        prometheus.Counter
 	wsBadFrames     prometheus.Counter
 }
@@ -25,10 +24,6 @@ func newDoorMetrics(c *metrics.Collector) (*doorMetrics, error) {
 			Namespace: "switchboard", Subsystem: "web", Name: "publish_requests_total",
 			Help: "HTTP publish requests (POST /pub/{topic}) by status code.",
 		}, []string{"code"}),
-		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "switchboard", Subsystem: "web", Name: "auth_failures_total",
-			Help: "Stream requests refused for a missing or wrong token, by door.",
-		}, []string{"door"}),
 		wsFrames: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "switchboard", Subsystem: "web", Name: "ws_frames_received_total",
 			Help: "WebSocket data frames received from clients.",
@@ -41,10 +36,7 @@ func newDoorMetrics(c *metrics.Collector) (*doorMetrics, error) {
 	for _, code := range []string{"202", "400", "401", "413"} {
 		m.publishRequests.WithLabelValues(code)
 	}
-	for _, d := range []string{"ws", "sse"} {
-		m.authFailures.WithLabelValues(d)
-	}
-	if err := c.Register(m.publishRequests, m.authFailures, m.wsFrames, m.wsBadFrames); err != nil {
+	if err := c.Register(m.publishRequests, m.wsFrames, m.wsBadFrames); err != nil {
 		return nil, fmt.Errorf("web door: %w", err)
 	}
 	return m, nil

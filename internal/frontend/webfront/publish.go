@@ -31,16 +31,9 @@ func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
 		httpError(w, http.StatusForbidden, "cross-origin publish refused: Origin "+clip(r.Header.Get("Origin"))+" is neither this host nor in --allowed-origins")
 		return http.StatusForbidden
 	}
-	if f.cfg.PublishToken != "" {
-		tok, ok := bearerToken(r)
-		if !ok {
-			unauthorized(w, "publishing needs a token: Authorization: Bearer TOKEN")
-			return http.StatusUnauthorized
-		}
-		if !tokenEqual(tok, f.cfg.PublishToken) {
-			unauthorized(w, "wrong token")
-			return http.StatusUnauthorized
-		}
+	id, ok := f.identify(w, r, "http", false)
+	if !ok {
+		return http.StatusUnauthorized
 	}
 	topic := r.PathValue("topic")
 	if err := hub.ValidateTopic(topic); err != nil {
@@ -67,7 +60,7 @@ func (f *Front) publish(w http.ResponseWriter, r *http.Request) int {
 		httpError(w, http.StatusBadRequest, "empty message: send the text as the request body")
 		return http.StatusBadRequest
 	}
-	n, err := f.reg.Publish(session.Visitor{Door: "http", Nick: HTTPSender, RemoteAddr: r.RemoteAddr}, topic, text)
+	n, err := f.reg.Publish(session.Visitor{Door: "http", Nick: HTTPSender, RemoteAddr: r.RemoteAddr, Identity: id}, topic, text)
 	if err != nil {
 		return publishRefused(w, err)
 	}
@@ -94,6 +87,9 @@ func publishRefused(w http.ResponseWriter, err error) int {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds())))))
 	case session.CodeDenied:
 		code = http.StatusForbidden
+	case session.CodeAuthRequired, session.CodeBadToken:
+		unauthorized(w, text)
+		return http.StatusUnauthorized
 	case session.CodeInternal:
 		code = http.StatusInternalServerError
 	}

@@ -72,7 +72,7 @@ func (t *sseTransport) Close(session.CloseReason) error {
 // as Server-Sent Events. The response head and one ": subscribed PATTERN"
 // comment per topic are sent once every subscription is active.
 func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
-	_, ok := f.authorizeStream(w, r, "sse")
+	id, ok := f.identify(w, r, "sse", true)
 	if !ok {
 		return
 	}
@@ -80,6 +80,14 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	// A stream cannot show a refusal once it has started, so every topic
+	// is checked first: 401 or 403 rather than an empty stream.
+	for _, t := range topics {
+		if e := f.reg.Check("sse", id, session.OpSub, t); e != nil {
+			publishRefused(w, e)
+			return
+		}
 	}
 	// The session refuses a subscription past its cap; a stream that
 	// asks for more than it may have is refused whole, before it starts
@@ -105,7 +113,9 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{})}
-	s := session.New(f.reg, f.sessionConfig("sse", r.RemoteAddr), t, f.sseCodec())
+	cfg := f.sessionConfig("sse", r.RemoteAddr)
+	cfg.Identity = id
+	s := session.New(f.reg, cfg, t, f.sseCodec())
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
 	// The first event names the stream's guest nick, the address of

@@ -80,7 +80,9 @@ func closeCode(r session.CloseReason) websocket.StatusCode {
 // serveWS upgrades a request to a WebSocket session and reads its frames
 // until the connection ends.
 func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
-	g, ok := f.authorizeStream(w, r, "ws")
+	// Without a token the client may still authenticate with a first
+	// frame {"op":"auth","token":…}; until then it is anonymous.
+	id, ok := f.identify(w, r, "ws", true)
 	if !ok {
 		return
 	}
@@ -101,9 +103,7 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(f.cfg.MaxMessage)
 	t := &wsTransport{c: c, cork: cw.conn}
 	cfg := f.sessionConfig("ws", r.RemoteAddr)
-	if !g.publish {
-		cfg.Guard = subscribeOnly{}
-	}
+	cfg.Identity = id
 	s := session.New(f.reg, cfg, t, jsonCodec{f.formats})
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)

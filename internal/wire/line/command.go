@@ -27,6 +27,7 @@ const (
 	OpQuit
 	OpHistory
 	OpIDs
+	OpAuth
 )
 
 // String returns the command name as a user types it (without the slash).
@@ -82,6 +83,7 @@ const (
 	argOneOpt2                 // one word and an optional second word
 	argOptToken                // optional free text (ping)
 	argSub                     // a pattern, an optional group and an optional since=POSITION
+	argSecret                  // one word carried in Text, never echoed (auth)
 )
 
 type commandSpec struct {
@@ -106,6 +108,7 @@ var commands = [...]commandSpec{
 	{"quit", OpQuit, argNone, "/quit"},
 	{"history", OpHistory, argOneOpt2, "/history TOPIC [N]"},
 	{"ids", OpIDs, argOne, "/ids on|off"},
+	{"auth", OpAuth, argSecret, "/auth TOKEN"},
 }
 
 // sincePrefix starts the position word of /sub.
@@ -194,6 +197,13 @@ func ParseCommand(l []byte) (Command, error) {
 		}
 	case argOptToken:
 		c.Text = bytes.TrimSpace(rest)
+	case argSecret:
+		// In Text, not Arg: replies name their argument, and a secret
+		// must never be echoed.
+		c.Text = bytes.TrimSpace(rest)
+		if len(c.Text) == 0 || bytes.ContainsAny(c.Text, " \t") {
+			return bad()
+		}
 	}
 	return c, nil
 }
