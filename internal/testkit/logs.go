@@ -13,6 +13,7 @@ import (
 type Logs struct {
 	mu   sync.Mutex
 	msgs []string
+	full []string // each record as "message k=v …", attributes included
 }
 
 // Logger returns a logger writing to l.
@@ -23,17 +24,54 @@ func (l *Logs) Enabled(context.Context, slog.Level) bool { return true }
 
 // Handle implements slog.Handler.
 func (l *Logs) Handle(_ context.Context, r slog.Record) error {
+	return l.handle(r, nil)
+}
+
+func (l *Logs) handle(r slog.Record, with []slog.Attr) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	for _, a := range with {
+		b.WriteString(" " + a.String())
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
 	l.mu.Lock()
 	l.msgs = append(l.msgs, r.Message)
+	l.full = append(l.full, b.String())
 	l.mu.Unlock()
 	return nil
 }
 
-// WithAttrs implements slog.Handler; attributes are dropped.
-func (l *Logs) WithAttrs([]slog.Attr) slog.Handler { return l }
+// WithAttrs implements slog.Handler; the attributes are kept for Text.
+func (l *Logs) WithAttrs(as []slog.Attr) slog.Handler { return &withAttrs{l, as} }
 
 // WithGroup implements slog.Handler; groups are dropped.
 func (l *Logs) WithGroup(string) slog.Handler { return l }
+
+// Text returns everything logged so far, one record a line with its
+// attributes, for tests that check what must never be logged.
+func (l *Logs) Text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.full, "\n")
+}
+
+// withAttrs is a Logs handler with attributes added by With.
+type withAttrs struct {
+	l  *Logs
+	as []slog.Attr
+}
+
+func (w *withAttrs) Enabled(context.Context, slog.Level) bool { return true }
+func (w *withAttrs) Handle(_ context.Context, r slog.Record) error {
+	return w.l.handle(r, w.as)
+}
+func (w *withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return &withAttrs{w.l, append(append([]slog.Attr(nil), w.as...), as...)}
+}
+func (w *withAttrs) WithGroup(string) slog.Handler { return w }
 
 // Count returns how many messages logged so far contain msg.
 func (l *Logs) Count(msg string) int {
