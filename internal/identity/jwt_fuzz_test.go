@@ -15,30 +15,34 @@ import (
 // must never panic, always answer an *AuthError when it refuses, and
 // accept only what one of our keys signed: the signature covers the
 // header and payload as sent, so an accepted token's first two segments
-// are those of a token the seeds signed.
+// are those of a good seed.
 func FuzzVerify(f *testing.F) {
 	k := jwtTestKeys()
 	j := loadTestJWT(f)
 	signed := map[string]bool{}
-	add := func(tok string) {
-		if i := strings.LastIndexByte(tok, '.'); i > 0 {
-			signed[tok[:i]] = true
+	// add adds a seed; accepted says whether Verify accepts it.
+	add := func(accepted bool, tok string) {
+		if _, err := j.Verify(tok, jwtNow); (err == nil) != accepted {
+			f.Fatalf("seed %q: err = %v, want accepted %v", tok, err, accepted)
+		}
+		if accepted {
+			signed[tok[:strings.LastIndexByte(tok, '.')]] = true
 		}
 		f.Add(tok)
 	}
 	perms := map[string]any{"publish": []string{"a.>"}, "subscribe": []string{"*"}}
-	add(sign(f, jwt.SigningMethodHS256, k.secret, "", good("alice")))
-	add(sign(f, jwt.SigningMethodHS256, k.secret, "", good("bot", "permissions", perms)))
-	add(sign(f, jwt.SigningMethodRS256, k.rsa, "", good("alice")))
-	add(sign(f, jwt.SigningMethodRS256, k.rsa2, "r2", good("alice")))
-	add(sign(f, jwt.SigningMethodES256, k.ec, "", good("alice", "nbf", jwtNow.Unix())))
-	add(sign(f, jwt.SigningMethodES256, k.ec2, "e2", good("alice")))
-	add(sign(f, jwt.SigningMethodEdDSA, k.ed, "", good("alice")))
-	add(sign(f, jwt.SigningMethodHS256, k.secret, "", good("alice", "exp", nil)))
-	add(sign(f, jwt.SigningMethodHS256, k.secret, "", good("alice", "exp", jwtNow.Add(-time.Hour).Unix())))
-	add(sign(f, jwt.SigningMethodHS256, k.secret, "", good("bot", "permissions", map[string]any{"admin": true})))
-	add(sign(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good("alice")))
-	add(sign(f, jwt.SigningMethodHS256, k.rsaPEM, "", good("admin")))
+	add(true, sign(f, jwt.SigningMethodHS256, k.secret, "", good("alice")))
+	add(true, sign(f, jwt.SigningMethodHS256, k.secret, "", good("bot", "permissions", perms)))
+	add(true, sign(f, jwt.SigningMethodRS256, k.rsa, "", good("alice")))
+	add(true, sign(f, jwt.SigningMethodRS256, k.rsa2, "r2", good("alice")))
+	add(true, sign(f, jwt.SigningMethodES256, k.ec, "", good("alice", "nbf", jwtNow.Unix())))
+	add(true, sign(f, jwt.SigningMethodES256, k.ec2, "e2", good("alice")))
+	add(true, sign(f, jwt.SigningMethodEdDSA, k.ed, "", good("alice")))
+	add(false, sign(f, jwt.SigningMethodHS256, k.secret, "", good("alice", "exp", nil)))
+	add(false, sign(f, jwt.SigningMethodHS256, k.secret, "", good("alice", "exp", jwtNow.Add(-time.Hour).Unix())))
+	add(false, sign(f, jwt.SigningMethodHS256, k.secret, "", good("bot", "permissions", map[string]any{"admin": true})))
+	add(false, sign(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "", good("alice")))
+	add(false, sign(f, jwt.SigningMethodHS256, k.rsaPEM, "", good("admin")))
 	f.Add("")
 	f.Add("..")
 	f.Add("a.b.c")

@@ -35,14 +35,18 @@ type testKeys struct {
 }
 
 var jwtTestKeys = sync.OnceValue(func() *testKeys {
-	k := &testKeys{secret: make([]byte, 48)}
+	k := &testKeys{}
 	must := func(err error) {
 		if err != nil {
 			panic(err)
 		}
 	}
-	_, err := rand.Read(k.secret)
+	// A printable secret, as an operator would write it: a random one
+	// could end in a newline byte, which the secret file's reader trims.
+	raw := make([]byte, 36)
+	_, err := rand.Read(raw)
 	must(err)
+	k.secret = []byte(base64.StdEncoding.EncodeToString(raw))
 	k.rsa, err = rsa.GenerateKey(rand.Reader, 2048)
 	must(err)
 	k.rsa2, err = rsa.GenerateKey(rand.Reader, 2048)
@@ -239,7 +243,7 @@ func TestJWTKeySetByKid(t *testing.T) {
 	t.Parallel()
 	k := jwtTestKeys()
 	j, err := LoadJWT(JWTKeys{JWKSFile: writeFile(t, t.TempDir(), "keys.jwks", jwks(t,
-		jose.JSONWebKey{Key: k.rsa.Public(), KeyID: "r1"},
+		jose.JSONWebKey{Key: k.rsa.Public(), KeyID: "r1", Algorithm: "RS256"},
 		jose.JSONWebKey{Key: k.rsa2.Public(), KeyID: "r2"},
 		jose.JSONWebKey{Key: k.ec.Public(), KeyID: "e1"}))})
 	if err != nil {
@@ -256,6 +260,8 @@ func TestJWTKeySetByKid(t *testing.T) {
 		{"no kid, second key", sign(t, rs, k.rsa2, "", good("alice")), ""},
 		{"kid of the other RSA key", sign(t, rs, k.rsa2, "r1", good("alice")), "bad signature"},
 		{"unknown kid", sign(t, rs, k.rsa, "r3", good("alice")), "unknown key"},
+		{"alg other than the key's", sign(t, jwt.SigningMethodRS512, k.rsa, "r1", good("alice")), "unknown key"},
+		{"alg the key without alg allows", sign(t, jwt.SigningMethodRS512, k.rsa2, "r2", good("alice")), ""},
 		{"kid of a key of another type", sign(t, rs, k.rsa, "e1", good("alice")), "unknown key"},
 		{"HS token", sign(t, jwt.SigningMethodHS256, k.secret, "", good("alice")), "algorithm not allowed"},
 	}
@@ -296,6 +302,46 @@ func TestJWTAlgorithmConfusion(t *testing.T) {
 		// The same key still verifies what it should.
 		if _, err := j.Verify(sign(t, jwt.SigningMethodRS256, k.rsa, "", good("alice")), jwtNow); err != nil {
 			t.Errorf("%s: a good RS256 token refused: %v", tt.name, err)
+		}
+	}
+}
+
+// TestDecodePermissions checks the permissions claim is decoded strictly.
+func TestDecodePermissions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		claim string
+		want  *Permissions // nil: refused
+	}{
+		{`{}`, &Permissions{}},
+		{`{"publish":["a.>"],"subscribe":["*"],"deny-publish":["a.b"],"deny-subscribe":["x.>"]}`,
+			&Permissions{Publish: []string{"a.>"}, Subscribe: []string{"*"}, DenyPublish: []string{"a.b"}, DenySubscribe: []string{"x.>"}}},
+		{` { "publish" : [ "a" , "b" ] } `, &Permissions{Publish: []string{"a", "b"}}},
+		{`{"publish":[]}`, &Permissions{Publish: []string{}}},
+		{`{"publish":["a"],"publish":["b"]}`, nil},
+		{`{"Publish":["a"]}`, nil},
+		{`{"publish":null}`, nil},
+		{`{"publish":[null]}`, nil},
+		{`{"publish":[1]}`, nil},
+		{`{"publish":"a"}`, nil},
+		{`{"publish":["a.."]}`, nil},
+		{`{"publish":[""]}`, nil},
+		{`{"admin":true}`, nil},
+		{`{"publish":["a"]} {}`, nil},
+		{`{"publish":["a"]`, nil},
+		{`{"publish":["a"],}`, nil},
+		{`[]`, nil}, {`null`, nil}, {`"x"`, nil}, {``, nil},
+	}
+	for _, tt := range tests {
+		got, err := decodePermissions([]byte(tt.claim))
+		if tt.want == nil {
+			if err == nil {
+				t.Errorf("%s: accepted as %+v", tt.claim, got)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %+v, %v; want %+v", tt.claim, got, err, tt.want)
 		}
 	}
 }
