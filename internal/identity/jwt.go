@@ -81,8 +81,13 @@ type jwtClaims struct {
 
 // Verify checks token as of now and returns its claims. The error is
 // always an *AuthError whose reason says why the token was refused; it
-// never contains the token.
+// never contains the token. A nil *JWT, which LoadJWT returns when no
+// key is configured, accepts no token: so a nil *JWT stored in a
+// Verifier (a non-nil interface) refuses rather than panics.
 func (j *JWT) Verify(token string, now time.Time) (Claims, error) {
+	if j == nil {
+		return Claims{}, &AuthError{}
+	}
 	if len(token) > MaxJWTLen {
 		return Claims{}, &AuthError{Reason: "malformed"}
 	}

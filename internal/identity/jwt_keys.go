@@ -47,14 +47,14 @@ func LoadJWT(k JWTKeys) (*JWT, error) {
 		keys = append(keys, key)
 	}
 	if k.PublicKeyFile != "" {
-		ks, err := loadPEM(k.PublicKeyFile)
+		ks, err := loadKeys(k.PublicKeyFile, parsePEM)
 		if err != nil {
 			return nil, fmt.Errorf("jwt public key file %s: %w", k.PublicKeyFile, err)
 		}
 		keys = append(keys, ks...)
 	}
 	if k.JWKSFile != "" {
-		ks, err := loadJWKS(k.JWKSFile)
+		ks, err := loadKeys(k.JWKSFile, parseJWKS)
 		if err != nil {
 			return nil, fmt.Errorf("jwks file %s: %w", k.JWKSFile, err)
 		}
@@ -77,13 +77,13 @@ func loadSecret(path string) (jwtKey, error) {
 	return jwtKey{algs: hmacAlgs, key: secret}, nil
 }
 
-// loadPEM reads the public keys of a PEM file.
-func loadPEM(path string) ([]jwtKey, error) {
+// loadKeys reads the file at path and parses its keys with parse.
+func loadKeys(path string, parse func([]byte) ([]jwtKey, error)) ([]jwtKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return parsePEM(b)
+	return parse(b)
 }
 
 // parsePEM returns the public keys of the PEM blocks in b, at least one.
@@ -152,15 +152,6 @@ func publicJWTKey(pub any) (jwtKey, error) {
 		return jwtKey{algs: ed25519Algs, key: k}, nil
 	}
 	return jwtKey{}, fmt.Errorf("unsupported key type %T (want RSA, ECDSA or Ed25519)", pub)
-}
-
-// loadJWKS reads a JSON Web Key Set.
-func loadJWKS(path string) ([]jwtKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return parseJWKS(b)
 }
 
 // parseJWKS returns the signature keys of a JSON Web Key Set, at least

@@ -22,6 +22,11 @@ func TestLoadJWTNothing(t *testing.T) {
 	if j != nil || err != nil {
 		t.Fatalf("LoadJWT of nothing = %v, %v; want nil, nil", j, err)
 	}
+	// Stored in a Verifier, the nil *JWT is a non-nil interface.
+	var v Verifier = j
+	if _, err := v.Verify(sign(t, jwt.SigningMethodHS256, jwtTestKeys().secret, "", good("alice")), jwtNow); err == nil || err.Error() != "bad token" {
+		t.Errorf("nil *JWT: err = %v, want bad token", err)
+	}
 }
 
 // TestLoadJWTSecret checks the secret file's trailing newlines are not
