@@ -415,3 +415,23 @@ func mustEd(t testing.TB) ed25519.PrivateKey {
 	}
 	return k
 }
+
+// TestJWTInStore checks a Store given the real verifier: a token's
+// identity, its permissions claim, and a refusal passed on as it is.
+func TestJWTInStore(t *testing.T) {
+	t.Parallel()
+	k := jwtTestKeys()
+	st := testStore(t, Config{JWT: loadTestJWT(t)})
+	perms := map[string]any{"publish": []string{"alerts.>"}, "subscribe": []string{">"}}
+	id, err := st.Authenticate(sign(t, jwt.SigningMethodES256, k.ec, "", good("bot", "permissions", perms)), jwtNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Name != "bot" || id.Kind != KindJWT || !id.Perms.MayPublish("alerts.disk") || id.Perms.MayPublish("lobby") {
+		t.Errorf("identity %+v", id)
+	}
+	_, err = st.Authenticate(sign(t, jwt.SigningMethodES256, k.ec, "", good("bot", "exp", jwtNow.Add(-time.Hour).Unix())), jwtNow)
+	if err == nil || err.Error() != "bad token: expired" {
+		t.Errorf("expired token: err = %v", err)
+	}
+}
