@@ -86,8 +86,12 @@ max-pendng = "64KiB"
 rate-burst = "ten"
 max-pending = "12XB"
 
+[[room]]
+name = "lobby"
+
 [[user]]
 name = "ann"
+tokn = "x"
 `)
 	var cfg server.Config
 	err := serveOptions(&cfg, &runtimeOpts{}).Load([]string{"--config", file}, nil)
@@ -95,10 +99,17 @@ name = "ann"
 		file + ":2: max-pendng: unknown key",
 		file + ":3: rate-burst: want an integer, got a string",
 		file + `:4: max-pending: invalid value "12XB": want a size such as 65536, 64KiB or 1MiB`,
-		file + ":6: user: unknown table",
+		file + ":6: room: unknown table",
+		file + ":11: user.tokn: unknown key",
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("err =\n%v\nwant\n%s", err, strings.Join(want, "\n"))
+	}
+	// A wrong type in a table is named with its line too.
+	typed := writeFile(t, "typed.toml", "[[user]]\nname = \"ann\"\npublish = \"alerts.>\"\n")
+	err = serveOptions(&cfg, &runtimeOpts{}).Load([]string{"--config", typed}, nil)
+	if err == nil || !strings.Contains(err.Error(), typed+":3: user.publish:") {
+		t.Errorf("a string for a list: %v", err)
 	}
 }
 
@@ -130,6 +141,8 @@ func TestCheckConfig(t *testing.T) {
 	good := writeFile(t, "good.toml", "# a comment\ntcp-addr = \"127.0.0.1:8082\"\nmax-pending = \"64KiB\"\nlog-level = \"debug\"\n")
 	bad := writeFile(t, "bad.toml", "bogus = 1\nrate-limit = \"fast\"\n")
 	badLevel := writeFile(t, "level.toml", "log-level = \"loud\"\n")
+	users := writeFile(t, "users.toml", "[anonymous]\nsubscribe = [\"lobby\"]\n\n[[user]]\nname = \"bot\"\ntoken = \"sha256:"+strings.Repeat("ab", 32)+"\"\npublish = [\"alerts.>\"]\n")
+	badUser := writeFile(t, "baduser.toml", "[[user]]\nname = \"bot\"\npublish = [\"alerts..x\"]\n")
 	tests := []struct {
 		args           []string
 		code           int
@@ -141,6 +154,8 @@ func TestCheckConfig(t *testing.T) {
 			"check-config: " + bad + " is not valid",
 		}},
 		{args: []string{"check-config", badLevel}, code: 1, stderr: []string{`bad --log-level "loud"`}},
+		{args: []string{"check-config", users}, stdout: []string{users + ": ok"}},
+		{args: []string{"check-config", badUser}, code: 1, stderr: []string{`user 1 ("bot"): publish: "alerts..x"`}},
 		{args: []string{"check-config", filepath.Join(t.TempDir(), "none.toml")}, code: 1, stderr: []string{"none.toml"}},
 		{args: []string{"check-config"}, code: 1, stderr: []string{"Usage: switchboard check-config FILE"}},
 	}
@@ -308,5 +323,67 @@ func TestDocExampleConfig(t *testing.T) {
 	}
 	if cfg.Session.MaxPending != 256<<10 || cfg.TCP.SendBuffer != 16<<10 || cfg.Limits.MaxConnsPerIP != 200 {
 		t.Errorf("example read as %+v", cfg)
+	}
+}
+
+// TestReloadUsersOnSIGHUP: a reload that changes a user's permissions
+// applies to that user's connection at once, the connection stays, and
+// the change is logged without the token.
+func TestReloadUsersOnSIGHUP(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sb.toml")
+	write := func(publish string) {
+		t.Helper()
+		body := "tcp-addr = \"127.0.0.1:0\"\nhttp-addr = \"\"\n\n[[user]]\nname = \"bot\"\ntoken = \"bot-secret\"\npublish = [" + publish + "]\n"
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`"alerts.>"`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{b: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, func() {}, []string{"serve", "--config", file, "--log-format", "json"}, &bytes.Buffer{}, logs)
+	}()
+	var addr string
+	testkit.Eventually(t, "the bound address in the logs", func() bool { addr = boundAddr(logs.String()); return addr != "" })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	readLine(t, c) // banner
+	say := func(l, want string) {
+		t.Helper()
+		if _, err := c.Write([]byte(l + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got := readLine(t, c); got != want {
+			t.Fatalf("%s: got %q, want %q", l, got, want)
+		}
+	}
+	say("/auth bot-secret", "* authenticated as bot")
+	readLine(t, c) // you are now bot
+	say("/pub lobby x", "! permission denied: publish to lobby")
+
+	write(`"alerts.>", "lobby"`)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the reload to be logged", func() bool { return strings.Contains(logs.String(), `"msg":"config reloaded"`) })
+	if out := logs.String(); !strings.Contains(out, `"setting":"user bot changed"`) || strings.Contains(out, "bot-secret") {
+		t.Errorf("the change is not logged, or the token is:\n%s", out)
+	}
+	// Allowed now: a publish has no answer, so the pong comes first.
+	if _, err := c.Write([]byte("/pub lobby x\n")); err != nil {
+		t.Fatal(err)
+	}
+	say("/ping after", "* pong after")
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(testkit.Timeout):
+		t.Fatal("serve did not return")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/history"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/session"
 )
@@ -25,18 +26,23 @@ const (
 // server.
 type runtimeOpts struct {
 	configFile          string
+	tables              fileTables // the config file's tables
 	logFormat, logLevel string
 	gcPercent           int
 }
 
-// fileTables are the config file's tables, decoded strictly: a table
-// without a field here is an error naming it and its line. There are none
-// yet; adding one is one field, e.g.
-//
-//	Users     []userTable    `toml:"user"`      // [[user]]
-//	Anonymous *permissions   `toml:"anonymous"` // [anonymous]
-//	History   []historyTable `toml:"history"`   // [[history]]
-type fileTables struct{}
+// fileTables are the config file's tables, decoded strictly: a table, or
+// a key in one, without a field here is an error naming it and its line.
+// Load copies them into the server's configuration (apply).
+type fileTables struct {
+	Users     []identity.User     `toml:"user"`      // [[user]]: docs/security.md
+	Anonymous *identity.Anonymous `toml:"anonymous"` // [anonymous]
+}
+
+// apply puts the tables into cfg.
+func (t *fileTables) apply(cfg *server.Config) {
+	cfg.Auth.Users, cfg.Auth.Anonymous = t.Users, t.Anonymous
+}
 
 // serveOptions declares every setting of `switchboard serve` once: its
 // flag (and so environment variable), the field it sets, its default (the
@@ -44,7 +50,7 @@ type fileTables struct{}
 // it. docs/configuration.md describes the same table.
 func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s := config.New("switchboard serve", envPrefix)
-	s.Tables(&fileTables{})
+	s.Tables(&rt.tables)
 	s.File(&rt.configFile, "config", "TOML config file: any setting below as a top-level key without the dashes (max-pending = \"64KiB\"); flags and environment win over it; SIGHUP reloads it")
 
 	// Doors.
@@ -78,6 +84,9 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	// Web door.
 	s.String(&cfg.Auth.PublishToken, "publish-token", "", "shorthand identity: when set, publishing on every door needs this token (line: /auth TOKEN; web: Authorization: Bearer TOKEN or ?token=); empty = open; prefer the environment, which ps does not show").Secret().Reloadable()
 	s.String(&cfg.Auth.SubscribeToken, "subscribe-token", "", "shorthand identity: when set, subscribing on every door needs this token (or the publish token); empty = open").Secret().Reloadable()
+	s.String(&cfg.Auth.JWT.SecretFile, "jwt-secret-file", "", "file holding the HMAC secret (32 bytes or more) of HS256 JWTs to accept as credentials; sub is the identity, exp is required (docs/security.md)").Reloadable()
+	s.String(&cfg.Auth.JWT.PublicKeyFile, "jwt-public-key", "", "PEM file of the public key(s) of RS256, ES256 or EdDSA JWTs to accept").Reloadable()
+	s.String(&cfg.Auth.JWT.JWKSFile, "jwks-file", "", "JSON Web Key Set file of the keys of JWTs to accept, chosen by kid").Reloadable()
 	s.List(&cfg.Web.AllowedOrigins, "allowed-origins", nil, "comma-separated Origin host patterns accepted besides the same origin for WebSocket and HTTP publish, e.g. \"*.example.com,localhost:3000\"; \"*\" = any")
 	s.List(&cfg.Web.AllowedHosts, "allowed-hosts", nil, "comma-separated Host header patterns the web door answers, e.g. \"chat.example.com,*.example.org\"; \"*\" = any; empty = any when listening on all interfaces, else the listen host, localhost and loopback addresses; others get 403")
 	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")

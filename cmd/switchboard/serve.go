@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/config"
+	"github.com/switchboard-hub/switchboard/internal/identity"
 	"github.com/switchboard-hub/switchboard/internal/server"
 )
 
@@ -71,6 +74,7 @@ func loadServe(args []string) (*loaded, error) {
 	if err := l.opts.Load(args, os.LookupEnv); err != nil {
 		return l, err
 	}
+	l.rt.tables.apply(&l.cfg)
 	return l, l.check()
 }
 
@@ -192,7 +196,13 @@ func reload(args []string, run *loaded, srv *server.Server, level *slog.LevelVar
 			log.Warn("config change needs a restart; the running value stays", "setting", c.Name, "change", c.String())
 		}
 	}
-	log.Info("config reloaded", "changed", applied, "need_restart", len(changes)-applied)
+	restart := len(changes) - applied
+	for _, c := range authChanges(run.cfg.Auth, next.cfg.Auth) {
+		applied++
+		log.Info("config changed", "setting", c)
+	}
+	run.cfg.Auth = next.cfg.Auth
+	log.Info("config reloaded", "changed", applied, "need_restart", restart)
 }
 
 // checkConfig runs `switchboard check-config FILE`: it reads FILE as serve
@@ -209,6 +219,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	l.opts = serveOptions(&l.cfg, &l.rt)
 	err := l.opts.LoadFile(path)
 	if err == nil {
+		l.rt.tables.apply(&l.cfg)
 		err = l.check()
 	}
 	if err != nil {
@@ -217,4 +228,33 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)
 	return nil
+}
+
+// authChanges describes what a reload changes in the [[user]] and
+// [anonymous] tables, one entry per user added, removed or changed,
+// without any token.
+func authChanges(old, next server.AuthConfig) []string {
+	var out []string
+	byName := map[string]identity.User{}
+	for _, u := range old.Users {
+		byName[u.Name] = u
+	}
+	for _, u := range next.Users {
+		o, ok := byName[u.Name]
+		switch {
+		case !ok:
+			out = append(out, "user "+u.Name+" added")
+		case !reflect.DeepEqual(o, u):
+			out = append(out, "user "+u.Name+" changed")
+		}
+		delete(byName, u.Name)
+	}
+	for name := range byName {
+		out = append(out, "user "+name+" removed")
+	}
+	if !reflect.DeepEqual(old.Anonymous, next.Anonymous) {
+		out = append(out, "anonymous permissions changed")
+	}
+	slices.Sort(out)
+	return out
 }

@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/switchboard-hub/switchboard/internal/identity"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
@@ -57,11 +62,30 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 	for _, d := range idDoors {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
+			secret := writeSecret(t)
 			ts := startServer(t, func(c *server.Config) {
 				c.Auth.Users, c.Auth.Anonymous = idUsers, idAnonymous
+				c.Auth.JWT.SecretFile = secret.file
 			})
-			if _, refusal := d.dial(t, ts, "guess"); !strings.Contains(refusal, "bad token") {
-				t.Fatalf("a wrong token: refusal %q, want bad token", refusal)
+			for _, tc := range []struct{ token, want string }{
+				{"guess", "bad token"},
+				{secret.sign(t, "carol", -time.Minute, nil), "bad token: expired"},
+				{signHS(t, strings.Repeat("k", 32), "carol", time.Hour, nil), "bad token: bad signature"},
+			} {
+				if _, refusal := d.dial(t, ts, tc.token); !strings.Contains(refusal, tc.want) {
+					t.Fatalf("token %q: refusal %q, want %q", tc.token, refusal, tc.want)
+				}
+			}
+			// A JWT's permissions claim says what its holder may do.
+			carol, refusal := d.dial(t, ts, secret.sign(t, "carol", time.Hour, &identity.Permissions{Publish: []string{"news.>"}}))
+			if refusal != "" {
+				t.Fatalf("a good JWT refused: %q", refusal)
+			}
+			if got := carol.Publish("alerts.cpu", "x"); !strings.Contains(got, "permission denied: publish to alerts.cpu") {
+				t.Fatalf("JWT holder publishing outside its claim: %q", got)
+			}
+			if got := carol.Publish("news.a", "x"); got != "" {
+				t.Fatalf("JWT holder publishing inside its claim: %q", got)
 			}
 			anon, _ := d.dial(t, ts, "")
 			if got := anon.Publish("alerts.cpu", "x"); !strings.Contains(got, "authentication required") {
@@ -102,6 +126,38 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jwtSecret is an HS256 secret in a file, as --jwt-secret-file reads it.
+type jwtSecret struct {
+	file, key string
+}
+
+func writeSecret(t *testing.T) jwtSecret {
+	key := "a test secret that is long enough for HS256"
+	file := filepath.Join(t.TempDir(), "jwt.secret")
+	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return jwtSecret{file, key}
+}
+
+func (s jwtSecret) sign(t *testing.T, sub string, ttl time.Duration, p *identity.Permissions) string {
+	return signHS(t, s.key, sub, ttl, p)
+}
+
+// signHS makes an HS256 JWT for sub expiring in ttl, with p as its
+// permissions claim when not nil.
+func signHS(t *testing.T, key, sub string, ttl time.Duration, p *identity.Permissions) string {
+	claims := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(ttl).Unix()}
+	if p != nil {
+		claims["permissions"] = p
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // lineAs is a line-protocol client for the identity scenario.
@@ -167,7 +223,17 @@ func dialWSAs(t *testing.T, ts *testServer, token string) (idClient, string) {
 	}
 	conn, err := webtest.TryDialWS(ts.base, "", hdr)
 	if err != nil {
-		return nil, fmt.Sprintf("bad token? %v", err)
+		// The dialer does not show the refusal's body: ask again
+		// without upgrading, as the token is checked first.
+		req, _ := http.NewRequest(http.MethodGet, ts.base+"/ws", nil)
+		req.Header = hdr
+		resp, rerr := http.DefaultClient.Do(req)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Sprintf("%v: %s", err, b)
 	}
 	t.Cleanup(func() { _ = conn.CloseNow() })
 	w := &wsAs{WS: &webtest.WS{T: t, C: conn}}

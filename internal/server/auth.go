@@ -20,16 +20,27 @@ type AuthConfig struct {
 	// Anonymous is the [anonymous] table; nil means the default of
 	// identity.Config.
 	Anonymous *identity.Anonymous
+	// JWT names the files of the keys that sign the JWTs this server
+	// accepts (--jwt-secret-file, --jwt-public-key, --jwks-file).
+	JWT identity.JWTKeys
 }
 
 // identities builds the identity store of a.
 func identities(a AuthConfig) (*identity.Store, error) {
-	st, err := identity.New(identity.Config{
+	jwt, err := identity.LoadJWT(a.JWT)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	cfg := identity.Config{
 		Users:          a.Users,
 		Anonymous:      a.Anonymous,
 		PublishToken:   a.PublishToken,
 		SubscribeToken: a.SubscribeToken,
-	})
+	}
+	if jwt != nil { // a nil *JWT in the interface would not be nil
+		cfg.JWT = jwt
+	}
+	st, err := identity.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: identities: %w", err)
 	}

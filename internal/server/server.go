@@ -98,7 +98,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("server: --history-rule: %w", err)
 		}
 	}
-	return nil
+	// Users, permissions and keys are checked by building them (the key
+	// files are read).
+	_, err := identities(c.Auth)
+	return err
 }
 
 // registryLimits are the session registry's limits for cfg: the
