@@ -208,15 +208,8 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		}
 	}
 	write("tcp-addr = \"127.0.0.1:0\"\nhttp-addr = \"\"\npublish-token = \"first-secret\"\n")
-	ctx, cancel := context.WithCancel(context.Background())
+	addr, logs, cancel, done := serveFile(t, file)
 	defer cancel()
-	logs := &syncBuffer{b: &bytes.Buffer{}}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, func() {}, []string{"serve", "--config", file, "--log-format", "json"}, &bytes.Buffer{}, logs)
-	}()
-	var addr string
-	testkit.Eventually(t, "the bound address in the logs", func() bool { addr = boundAddr(logs.String()); return addr != "" })
 
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -339,15 +332,8 @@ func TestReloadUsersOnSIGHUP(t *testing.T) {
 		}
 	}
 	write(`"alerts.>"`)
-	ctx, cancel := context.WithCancel(context.Background())
+	addr, logs, cancel, done := serveFile(t, file)
 	defer cancel()
-	logs := &syncBuffer{b: &bytes.Buffer{}}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, func() {}, []string{"serve", "--config", file, "--log-format", "json"}, &bytes.Buffer{}, logs)
-	}()
-	var addr string
-	testkit.Eventually(t, "the bound address in the logs", func() bool { addr = boundAddr(logs.String()); return addr != "" })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -386,4 +372,20 @@ func TestReloadUsersOnSIGHUP(t *testing.T) {
 	case <-time.After(testkit.Timeout):
 		t.Fatal("serve did not return")
 	}
+}
+
+// serveFile runs serve as main does with the config file file and JSON
+// logs, and returns the TCP door's address, the logs, the function that
+// stops it and the channel its result arrives on.
+func serveFile(t *testing.T, file string) (string, *syncBuffer, context.CancelFunc, chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{b: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, func() {}, []string{"serve", "--config", file, "--log-format", "json"}, &bytes.Buffer{}, logs)
+	}()
+	var addr string
+	testkit.Eventually(t, "the bound address in the logs", func() bool { addr = boundAddr(logs.String()); return addr != "" })
+	return addr, logs, cancel, done
 }
