@@ -124,6 +124,17 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 			if got := reader.Next(); got != "alerts.cpu on alerts.cpu" {
 				t.Fatalf("reader got %q first, want alerts.cpu (alerts.disk must be filtered)", got)
 			}
+			// Refusals are counted by door and kind; tokens never show.
+			_, _, metrics := webtest.Get(t, ts.base+"/metrics")
+			door := map[string]string{"tcp": "tcp", "ws": "ws", "sse+http": "http"}[d.name]
+			for _, kind := range []string{"auth", "publish"} {
+				if !strings.Contains(metrics, `switchboard_session_violations_total{door="`+door+`",kind="`+kind+`"}`) {
+					t.Errorf("no %s violations counted for door %s", kind, door)
+				}
+			}
+			if strings.Contains(metrics, "secret") || strings.Contains(ts.Logs.Text(), "-secret") {
+				t.Error("a token reached the metrics or the logs")
+			}
 		})
 	}
 }

@@ -76,6 +76,8 @@ var (
 		"Publishes refused by the per-session rate limit.", nil, nil)
 	descWriteErrors = prometheus.NewDesc("switchboard_session_write_errors_total",
 		"Sessions ended by a write error.", nil, nil)
+	descViolations = prometheus.NewDesc("switchboard_session_violations_total",
+		"Requests refused for a bad credential (kind auth) or a permission (publish, subscribe, nick), by door.", []string{"door", "kind"}, nil)
 	descQueued = prometheus.NewDesc("switchboard_session_queued_bytes",
 		"Bytes waiting in all outbound queues (queue depth).", nil, nil)
 	descClients = prometheus.NewDesc("switchboard_hub_clients",
@@ -101,7 +103,7 @@ type hubCollector struct {
 // Describe implements prometheus.Collector.
 func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descAccepted, descRejected, descSessPublished, descSessDelivered,
-		descBytesOut, descWrites, descFramesOut, descSlow, descRateLimited, descWriteErrors, descQueued,
+		descBytesOut, descWrites, descFramesOut, descSlow, descRateLimited, descWriteErrors, descQueued, descViolations,
 		descClients, descRooms, descSubs, descTopics, descHubPublished, descHubDelivered} {
 		ch <- d
 	}
@@ -134,6 +136,9 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRateLimited, rs.RateLimited)
 	counter(descWriteErrors, rs.WriteErrors)
 	gauge(descQueued, rs.QueuedBytes)
+	for v, n := range c.reg.Violations() {
+		ch <- prometheus.MustNewConstMetric(descViolations, prometheus.CounterValue, float64(n), v.Door, v.Kind)
+	}
 	hs := c.hub.Stats()
 	gauge(descClients, hs.Clients)
 	gauge(descRooms, hs.Rooms)
