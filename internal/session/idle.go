@@ -57,9 +57,10 @@ type idleState struct {
 	seen atomic.Bool
 	// The sweep's, guarded by Registry.mu: the registry clock at the
 	// sweep that last found the session seen (or at add), and whether
-	// the current quiet stretch has been probed.
-	last   time.Duration
-	probed bool
+	// the current quiet stretch has been probed, whether the session
+	// has been cut (it may take a few seconds to end).
+	last        time.Duration
+	probed, cut bool
 }
 
 // Alive records a sign of life from the client: a request, a frame, an
@@ -130,6 +131,9 @@ func (g *Registry) sweepIdle() {
 	g.mu.Lock()
 	for s := range g.sessions {
 		q := &s.quiet
+		if q.cut {
+			continue
+		}
 		if q.seen.Load() {
 			q.seen.Store(false)
 			q.last, q.probed = now, false
@@ -137,6 +141,7 @@ func (g *Registry) sweepIdle() {
 		}
 		switch quiet := now - q.last; {
 		case quiet >= d:
+			q.cut = true
 			w.cut = append(w.cut, s)
 		case quiet >= d/2 && !q.probed:
 			if p, ok := s.t.(Prober); ok {
@@ -149,7 +154,7 @@ func (g *Registry) sweepIdle() {
 	// Outside g.mu: closing takes the session's lock, probing the
 	// door's.
 	for _, s := range w.cut {
-		s.CloseGracefully(ReasonIdle)
+		s.closeIdle()
 	}
 	for _, p := range w.probe {
 		p.Probe()
@@ -158,6 +163,20 @@ func (g *Registry) sweepIdle() {
 	clear(w.probe)
 	w.cut, w.probe = w.cut[:0], w.probe[:0]
 	w.timer.Reset(sweepEvery(d))
+}
+
+// closeIdle closes the session gracefully for the idle timeout. A writer
+// blocked on a peer that reads nothing any more (a queue too small for
+// the pending limits to cut) gets a deadline, so the session ends even if
+// the notice can never be sent.
+func (s *Session) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lf.closing {
+		return
+	}
+	s.beginCloseLocked(ReasonIdle, false)
+	_ = s.t.SetWriteDeadline(time.Now().Add(slowConsumerGrace))
 }
 
 // idleNotice is the final notice of a session closed by the idle sweep:
