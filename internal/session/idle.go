@@ -22,10 +22,11 @@ import (
 // The registry's sweep, a timer callback at most one at a time, visits the
 // sessions every sweepEvery(timeout): a session seen since the last sweep
 // is stamped with the sweep's time; one quiet for half the timeout is
-// probed once; one quiet for the whole timeout is closed gracefully with
+// probed once, if its door can; one quiet for the whole timeout (and, if
+// probed, given half the timeout to answer) is closed gracefully with
 // ReasonIdle and a notice that says for how long. So a client is cut
 // between IdleTimeout and IdleTimeout plus two sweep intervals after its
-// last sign of life, never earlier. Alive itself, on every request, costs
+// last sign of life (when the sweeps run on time), never earlier. Alive itself, on every request, costs
 // one atomic load (and a store once per sweep interval): no lock, no
 // clock reading, no allocation.
 
@@ -57,10 +58,10 @@ type idleState struct {
 	seen atomic.Bool
 	// The sweep's, guarded by Registry.mu: the registry clock at the
 	// sweep that last found the session seen (or at add), and whether
-	// the current quiet stretch has been probed, whether the session
-	// has been cut (it may take a few seconds to end).
-	last        time.Duration
-	probed, cut bool
+	// the current quiet stretch has been probed (and when), whether the
+	// session has been cut (it may take a few seconds to end).
+	last, probedAt time.Duration
+	probed, cut    bool
 }
 
 // Alive records a sign of life from the client: a request, a frame, an
@@ -139,15 +140,17 @@ func (g *Registry) sweepIdle() {
 			q.last, q.probed = now, false
 			continue
 		}
+		p, listens := s.t.(Prober)
 		switch quiet := now - q.last; {
-		case quiet >= d:
+		case listens && !q.probed && quiet >= d/2:
+			q.probed, q.probedAt = true, now
+			w.probe = append(w.probe, p)
+		case quiet >= d && (!listens || now-q.probedAt >= d/2):
+			// A client that may only listen has always been probed
+			// and given half the timeout to answer, however late
+			// the sweeps run.
 			q.cut = true
 			w.cut = append(w.cut, s)
-		case quiet >= d/2 && !q.probed:
-			if p, ok := s.t.(Prober); ok {
-				q.probed = true
-				w.probe = append(w.probe, p)
-			}
 		}
 	}
 	g.mu.Unlock()
