@@ -66,7 +66,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Int(&cfg.Limits.MaxConns, "max-conns", 0, "maximum concurrent connections over all doors; 0 = unlimited").Reloadable()
 	s.Int(&cfg.Limits.MaxConnsPerIP, "max-conns-per-ip", 0, "maximum concurrent connections per client IP; 0 = unlimited").Reloadable()
 	s.Int(&cfg.FDReserve, "fd-reserve", server.DefaultFDReserve, "file descriptors kept back below the process limit (ulimit -n): past the rest, new clients are refused cleanly (TCP \"! server full\", HTTP 503) and /healthz still answers; negative = none")
-	s.Duration(&cfg.TCP.IdleTimeout, "idle-timeout", 0, "disconnect TCP clients that send nothing for this long; 0 = never").Reloadable()
+	s.Duration(&cfg.Limits.IdleTimeout, "idle-timeout", 0, "disconnect clients of every door that show no sign of life for this long (TCP: send nothing; WebSocket: send nothing and answer no ping; SSE: take no writes); 0 = never").Reloadable()
 	config.Size(s, &cfg.TCP.SendBuffer, "tcp-sndbuf", 0, "socket send buffer of TCP clients (SO_SNDBUF; Linux doubles it); 0 = the kernel's autotuning (up to a few MiB)")
 	s.Duration(&cfg.TCP.KeepAlive, "tcp-keepalive", tcpfront.DefaultKeepAlive, "TCP keepalive probe interval for TCP clients (dead peers are found after ~10 unanswered probes); negative = off")
 	s.Duration(&cfg.TCP.ParkAfter, "park-after", tcpfront.DefaultParkAfter, "idle time after which a TCP connection gives up its goroutine and waits in an epoll set (Linux); negative (e.g. -1s) = never")

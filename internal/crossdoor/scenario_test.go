@@ -59,13 +59,17 @@ type badInput struct {
 type door struct {
 	name string
 	dial func(t *testing.T, ts *testServer) client
+	// listens: a client of this door that only reads shows it is alive
+	// (a WebSocket client answers pings, an SSE stream takes writes), so
+	// the idle timeout spares it; on the others a client must send.
+	listens bool
 }
 
 // everyDoor lists the doors every scenario runs over.
 var everyDoor = []door{
-	{"tcp", dialLine},
-	{"ws", dialWebSocket},
-	{"sse+http", dialSSEPublisher},
+	{name: "tcp", dial: dialLine},
+	{name: "ws", dial: dialWebSocket, listens: true},
+	{name: "sse+http", dial: dialSSEPublisher, listens: true},
 }
 
 // shutdownNotice is what every door says last when the server stops.

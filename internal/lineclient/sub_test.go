@@ -147,7 +147,7 @@ func TestSubGroup(t *testing.T) {
 // --idle-timeout by pinging; without pings the server disconnects it.
 func TestSubKeepalive(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, func(c *server.Config) { c.TCP.IdleTimeout = 500 * time.Millisecond })
+	srv := startServer(t, func(c *server.Config) { c.Limits.IdleTimeout = 500 * time.Millisecond })
 	addr := srv.TCPAddr()
 	silent := start(t, lineclient.Sub, "", env(addr), "t", "--keepalive", "0")
 	pinging := start(t, lineclient.Sub, "", env(addr), "t", "--keepalive", "50ms", "--count", "1")

@@ -8,8 +8,9 @@ import (
 // Reload applies the settings that may change while the server runs,
 // without dropping a connection: Session (queue limit and publish rate
 // limit, for connections opened from now on, and the HTTP publish
-// limiter), Limits (the next connection is admitted under them) and
-// TCP.IdleTimeout (every TCP connection, from its next wake-up) and Auth
+// limiter), Limits (the next connection is admitted under the
+// connection limits; Limits.IdleTimeout applies to every live session of
+// every door from the registry's next sweep, within a second) and Auth
 // (users, tokens and permissions: every live connection's rights change at
 // once, see session.Registry.SetIdentities). The rest
 // of cfg is ignored; the caller reports changes there as needing a
@@ -28,7 +29,7 @@ func (s *Server) Reload(cfg Config) error {
 		cfg.Session.RateBurst = session.DefaultRateBurst
 	}
 	s.reg.SetLimits(s.registryLimits(cfg))
-	s.tcp.SetReloadable(tcpfront.Reloadable{Session: cfg.Session, IdleTimeout: cfg.TCP.IdleTimeout})
+	s.tcp.SetReloadable(tcpfront.Reloadable{Session: cfg.Session})
 	if s.web != nil {
 		s.web.SetSession(cfg.Session)
 	}

@@ -42,7 +42,7 @@ func TestReloadLimits(t *testing.T) {
 
 	next := cfg
 	next.Session.RateBurst = 1
-	next.TCP.IdleTimeout = 300 * time.Millisecond
+	next.Limits.IdleTimeout = 300 * time.Millisecond
 	next.TCP.Addr = "127.0.0.1:1" // not reloadable: ignored
 	bad := next
 	bad.Session.MaxPending = -1
@@ -77,7 +77,7 @@ func TestReloadLimits(t *testing.T) {
 	}
 
 	// The idle timeout reaches the open (by now parked) connections.
-	old.ExpectLine("! idle timeout, disconnecting")
+	old.ExpectLine("! idle timeout, disconnecting; nothing from the client for 300ms (--idle-timeout)")
 	if srv.TCPAddr() == "127.0.0.1:1" {
 		t.Error("Reload moved the listener")
 	}

@@ -88,7 +88,7 @@ func (c Config) Validate() error {
 		return errors.New("server: web body and message limits must not be negative")
 	case c.Limits.MaxConns < 0 || c.Limits.MaxConnsPerIP < 0:
 		return errors.New("server: connection limits must not be negative")
-	case c.TCP.IdleTimeout < 0 || c.ShutdownTimeout < 0:
+	case c.Limits.IdleTimeout < 0 || c.ShutdownTimeout < 0:
 		return errors.New("server: timeouts must not be negative")
 	case c.History.Keep < 0 || c.History.MaxAge < 0 || c.History.MaxBytes < 0:
 		return errors.New("server: history limits must not be negative")

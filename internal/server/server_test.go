@@ -27,7 +27,7 @@ func TestConfigValidate(t *testing.T) {
 		{Limits: session.Limits{MaxConns: -1}},
 		{Limits: session.Limits{MaxConnsPerIP: -1}},
 		{TCP: tcpfront.Config{SendBuffer: -1}},
-		{TCP: tcpfront.Config{IdleTimeout: -time.Second}},
+		{Limits: session.Limits{IdleTimeout: -time.Second}},
 		{Web: webfront.Config{MaxBody: -1}},
 		{Web: webfront.Config{MaxMessage: -1}},
 		{ShutdownTimeout: -time.Second},

@@ -83,3 +83,51 @@ func BenchmarkSessionFanout(b *testing.B) {
 type discardSub struct{}
 
 func (discardSub) Deliver(*hub.Message) {}
+
+// BenchmarkDoPublish is the per-publish hot path of a session's requests:
+// Do(OpPub) to one subscriber, inside a read batch as the doors run it,
+// with the idle timeout off and on (Do records the sign of life either
+// way; the sweep runs on its own timer). It must not allocate more, nor
+// take a lock more, with the timeout on.
+func BenchmarkDoPublish(b *testing.B) {
+	for _, idle := range []time.Duration{0, time.Minute} {
+		b.Run(fmt.Sprintf("idle=%v", idle), func(b *testing.B) {
+			h := hub.New(hub.Config{})
+			reg := NewRegistry(h, Limits{IdleTimeout: idle})
+			sub := New(reg, Config{Door: "bench", MaxPending: 64 << 20}, &discardTransport{}, benchCodec{})
+			if err := sub.client.Subscribe("bench.t", ""); err != nil {
+				b.Fatal(err)
+			}
+			pub := New(reg, Config{Door: "bench"}, &discardTransport{}, benchCodec{})
+			req := Request{Op: OpPub, Arg: "bench.t", Text: "0123456789abcdef0123456789abcdef"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pub.BeginBatch()
+				if e := pub.Do(req); e != nil {
+					b.Fatal(e.Text)
+				}
+				pub.EndBatch()
+			}
+			b.StopTimer()
+			pub.Finish(ReasonShutdown)
+			sub.Finish(ReasonShutdown)
+			if err := reg.Shutdown(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkAlive is the cost of recording a sign of life when the client
+// was seen since the last sweep (the common case): one atomic load.
+func BenchmarkAlive(b *testing.B) {
+	reg := NewRegistry(hub.New(hub.Config{}), Limits{})
+	s := New(reg, Config{Door: "bench"}, &discardTransport{}, benchCodec{})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s.Alive()
+	}
+	b.StopTimer()
+	s.Finish(ReasonShutdown)
+}

@@ -55,6 +55,7 @@ type Reply struct {
 // Publishing requests (say, pub, msg) are answered only on error, so they
 // can run at full rate. Reader only.
 func (s *Session) Do(r Request) *Error {
+	s.Alive()
 	// Whatever this request delivers must not overtake a broadcast the
 	// batch is holding.
 	s.releaseBig()

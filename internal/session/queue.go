@@ -191,8 +191,11 @@ func (s *Session) beginCloseLocked(r CloseReason, drop bool) {
 		_ = s.t.SetWriteDeadline(time.Now().Add(slowConsumerGrace))
 	}
 	if notice := r.Notice(); notice != "" {
-		if r == ReasonSlowConsumer {
+		switch r {
+		case ReasonSlowConsumer:
 			notice = s.resumeHintLocked(notice)
+		case ReasonIdle:
+			notice = s.reg.idleNotice(notice)
 		}
 		s.appendLocked(s.codec.Reply(Reply{Error: r.IsError(), Text: notice, Final: r}))
 	}

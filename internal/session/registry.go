@@ -22,6 +22,10 @@ var ErrServerFull = errors.New("session: server full")
 type Limits struct {
 	MaxConns      int // connections across all doors
 	MaxConnsPerIP int // connections per remote IP address, across all doors
+	// IdleTimeout closes a session that has shown no sign of life for
+	// that long, whatever its door (idle.go says what counts); 0 means
+	// never. SetLimits applies a new value to every live session.
+	IdleTimeout time.Duration
 	// VisitorRate and VisitorBurst limit publishes by clients without a
 	// session (HTTP publishes), per remote IP, in messages per second;
 	// the burst defaults to DefaultRateBurst.
@@ -39,6 +43,7 @@ type Registry struct {
 	visitors atomic.Pointer[ipLimiter] // holds nil without a visitor rate limit
 	epoch    time.Time                 // the sessions' monotonic clock starts here (see clock)
 	history  HistoryReader             // the hub's History, nil when it keeps none
+	idle     idleSweep                 // the idle timeout's sweep (idle.go)
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
@@ -112,6 +117,7 @@ func NewRegistry(h *hub.Hub, l Limits) *Registry {
 	}
 	g.visitors.Store(newIPLimiter(l.VisitorRate, l.VisitorBurst))
 	g.idents.Store(identity.Open())
+	g.setIdleTimeout(l.IdleTimeout)
 	return g
 }
 
@@ -128,12 +134,14 @@ func (g *Registry) Formats() *frames.Formats { return g.formats }
 // SetLimits replaces the limits (on SIGHUP). Connections already
 // admitted stay; the connection limits apply to the next Admit, the
 // visitor rate to the next visitor publish, with every address's bucket
-// full again.
+// full again, and the idle timeout to every live session from the next
+// sweep (within a second).
 func (g *Registry) SetLimits(l Limits) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.limits = l
 	g.visitors.Store(newIPLimiter(l.VisitorRate, l.VisitorBurst))
+	g.mu.Unlock()
+	g.setIdleTimeout(l.IdleTimeout)
 }
 
 // Ticket is an admitted connection's place under the limits; Release gives
@@ -179,6 +187,7 @@ func (t *Ticket) Release() {
 
 func (g *Registry) add(s *Session) {
 	g.mu.Lock()
+	s.quiet.last = g.clock()
 	g.sessions[s] = struct{}{}
 	g.byDoor[s.cfg.Door]++
 	late := g.shutting
@@ -255,6 +264,7 @@ func (g *Registry) Stats() Stats {
 // its queue until ctx is done, then cuts whatever is left. It returns once
 // every session has ended. Front ends must have stopped accepting first.
 func (g *Registry) Shutdown(ctx context.Context) error {
+	g.stopIdle()
 	g.mu.Lock()
 	g.shutting = true
 	all := make([]*Session, 0, len(g.sessions))

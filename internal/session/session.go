@@ -72,6 +72,8 @@ type Session struct {
 	// and by a reload, read by deliveries.
 	ident atomic.Pointer[identity.Identity]
 
+	quiet idleState // signs of life, for the idle timeout (idle.go)
+
 	// The reader's: touched only by the goroutine running Do and the
 	// batch methods.
 	room  string // current room

@@ -117,21 +117,13 @@ func setKeepAlive(c *net.TCPConn, period time.Duration) {
 
 // close ends the connection after its reader stopped with err.
 func (r *reader) close(err error) {
-	switch err {
-	case errIdle:
-		r.s.CloseGracefully(session.ReasonIdle)
-		// Let the notice go out; the writer closes the connection.
+	if err == errClosing {
+		// The session is ending (quit, slow consumer, idle timeout,
+		// shutdown): let its final notice go out, discarding whatever
+		// the client still sends.
 		r.drainUntilClosed()
-		r.finish(session.ReasonIdle)
-	case errClosing:
-		// The session is ending (quit, slow consumer, shutdown): let
-		// its final notice go out, discarding whatever the client
-		// still sends.
-		r.drainUntilClosed()
-		r.finish(session.ReasonClientGone)
-	default:
-		r.finish(session.ReasonClientGone)
 	}
+	r.finish(session.ReasonClientGone)
 }
 
 // finish ends the session and gives back the connection's place.
@@ -141,7 +133,6 @@ func (r *reader) finish(reason session.CloseReason) {
 }
 
 var (
-	errIdle    = errors.New("tcp door: idle timeout")
 	errParked  = errors.New("tcp door: parked")
 	errClosing = errors.New("tcp door: session closing")
 )
@@ -289,16 +280,12 @@ func (r *reader) Close(session.CloseReason) error {
 }
 
 // wait waits for input and hands it to a worker, until the connection ends
-// (the error says why: errIdle for the idle timeout) or, with parking on,
-// until it has been idle for ParkAfter and the parker took it (errParked).
+// (the error says why) or, with parking on, until it has been idle for
+// ParkAfter and the parker took it (errParked). The idle timeout is the
+// session registry's: it closes the session, which closes the connection.
 func (r *reader) wait() error {
 	cfg := &r.f.cfg
 	for {
-		var deadline time.Time
-		idle := r.f.idleTimeout()
-		if idle > 0 {
-			deadline = r.active.Add(idle)
-		}
 		if cfg.ParkAfter > 0 {
 			park := r.active.Add(cfg.ParkAfter)
 			if now := time.Now(); !park.After(now) {
@@ -306,12 +293,7 @@ func (r *reader) wait() error {
 				// the read before it looks at the socket.
 				park = now.Add(cfg.ParkAfter)
 			}
-			if deadline.IsZero() || park.Before(deadline) {
-				deadline = park
-			}
-		}
-		if !deadline.IsZero() {
-			_ = r.c.SetReadDeadline(deadline)
+			_ = r.c.SetReadDeadline(park)
 		}
 		var rerr error
 		err := r.rc.Read(func(fd uintptr) bool {
@@ -324,8 +306,6 @@ func (r *reader) wait() error {
 			return rerr
 		case !errors.Is(err, os.ErrDeadlineExceeded):
 			return err
-		case idle > 0 && time.Since(r.active) >= idle:
-			return errIdle
 		case cfg.ParkAfter < 0 || time.Since(r.active) < cfg.ParkAfter:
 			// Bytes came in since the deadline was set: not idle yet.
 		case r.f.parker.park(r):
@@ -362,6 +342,7 @@ func (r *reader) drain(fd int) (again bool, err error) {
 			return false, io.EOF
 		}
 		r.active = time.Now()
+		r.s.Alive() // any bytes, a whole line or not, are a sign of life
 		r.consumeBatch((*bp)[:n])
 		full := n == len(*bp)
 		r.f.pool.Put(bp)

@@ -17,8 +17,8 @@
 //   - Parked (Linux): after Config.ParkAfter without input the
 //     connection's goroutine ends and its socket waits, one shot, in the
 //     door's own epoll set. One poller goroutine per door starts a new
-//     goroutine for a parked connection that becomes readable, reaches its
-//     idle timeout, or is closed by its session. Front.Stats counts the
+//     goroutine for a parked connection that becomes readable or is closed
+//     by its session (the registry's idle timeout closes it that way). Front.Stats counts the
 //     connections parked now and the parks so far. Elsewhere connections
 //     never park.
 //

@@ -40,9 +40,6 @@ type Config struct {
 	// Session holds the per-session settings: queue limit and rate limit.
 	// Door and RemoteAddr are filled in per connection.
 	Session session.Config
-	// IdleTimeout closes connections that send nothing for that long;
-	// 0 means never.
-	IdleTimeout time.Duration
 	// KeepAlive is the TCP keepalive period (default DefaultKeepAlive); negative
 	// disables keepalives.
 	KeepAlive time.Duration
@@ -106,7 +103,7 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
 	}
 	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers(), codec: codec}
-	f.live.Store(&Reloadable{Session: cfg.Session, IdleTimeout: cfg.IdleTimeout})
+	f.live.Store(&Reloadable{Session: cfg.Session})
 	f.parker = newParker(f)
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
 	f.iovecs.New = func() any { v := make([]syscall.Iovec, 0, maxIovecs); return &v }
@@ -119,9 +116,6 @@ type Reloadable struct {
 	// on; connections already open keep theirs. Door and Logger are the
 	// door's own whatever it says.
 	Session session.Config
-	// IdleTimeout replaces Config.IdleTimeout for every connection, from
-	// its next wake-up (at most ParkAfter, or the old timeout, away).
-	IdleTimeout time.Duration
 }
 
 // SetReloadable changes the settings of Reloadable while the door runs
@@ -131,9 +125,6 @@ func (f *Front) SetReloadable(r Reloadable) {
 	r.Session.Logger = f.cfg.Session.Logger
 	f.live.Store(&r)
 }
-
-// idleTimeout is the current Config.IdleTimeout.
-func (f *Front) idleTimeout() time.Duration { return f.live.Load().IdleTimeout }
 
 // readBufSize is the size of the pooled read buffers: large enough that a
 // fast publisher's commands arrive in few reads.

@@ -23,7 +23,7 @@ type parkState struct {
 // Config.ParkAfter lets its goroutine end and registers its socket, one
 // shot, in an epoll set of our own; one poller goroutine waits on that set
 // and starts a new goroutine for each connection that becomes readable (or
-// is closed, or reaches its idle timeout). An idle connection then costs
+// is closed, by its session too: that is how the idle timeout ends it). An idle connection then costs
 // its session and socket, not a goroutine and its stack. The runtime's own
 // poller still serves the connection's writes. It is safe for concurrent
 // use.
@@ -165,7 +165,7 @@ func (p *parker) counts() (now int, ever uint64) {
 }
 
 // poll is the parker's goroutine: it resumes connections that became
-// readable, and, with an idle timeout, those whose time is up.
+// readable or were closed (by their session, for the idle timeout too).
 func (p *parker) poll() {
 	defer close(p.done)
 	var events [256]syscall.EpollEvent
@@ -191,15 +191,6 @@ func (p *parker) poll() {
 			if r, ok := p.parked[id]; ok {
 				delete(p.parked, id)
 				wake = append(wake, r)
-			}
-		}
-		if t := p.f.idleTimeout(); t > 0 {
-			now := time.Now()
-			for id, r := range p.parked {
-				if now.Sub(r.active) >= t {
-					delete(p.parked, id)
-					wake = append(wake, r)
-				}
 			}
 		}
 		p.mu.Unlock()

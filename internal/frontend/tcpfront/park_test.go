@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/session"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
 
@@ -72,12 +73,12 @@ func TestParkedConnections(t *testing.T) {
 	})
 	t.Run("idle timeout while parked", func(t *testing.T) {
 		t.Parallel()
-		srv := startServer(t, tcpfront.Config{ParkAfter: parkAfter, IdleTimeout: 300 * time.Millisecond})
+		srv := startServerLimits(t, tcpfront.Config{ParkAfter: parkAfter}, session.Limits{IdleTimeout: 300 * time.Millisecond})
 		c := dial(t, srv.addr)
-		c.ExpectLine("! idle timeout, disconnecting")
+		c.ExpectLine("! idle timeout, disconnecting; nothing from the client for 300ms (--idle-timeout)")
 		c.ExpectEOF()
 		// The connection sent nothing after its banner: it parked once and
-		// the parker's poller woke it for its idle timeout.
+		// the parker's poller woke it when the session closed it.
 		if st := srv.front.Stats(); st.Parks != 1 {
 			t.Errorf("the connection parked %d times before its idle timeout, want 1", st.Parks)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -441,15 +442,48 @@ func TestConnectionLimits(t *testing.T) {
 	})
 }
 
+// TestIdleTimeout: the registry's idle timeout cuts a TCP client that
+// sends nothing, with the notice, and not one that keeps sending, even
+// bytes that are not a whole line yet.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, tcpfront.Config{IdleTimeout: 200 * time.Millisecond})
-	c := dial(t, srv.addr)
-	c.ExpectLine("! idle timeout, disconnecting")
-	if rest := c.ExpectEOF(); len(rest) != 0 {
+	const idle = 300 * time.Millisecond
+	srv := startServerLimits(t, tcpfront.Config{}, session.Limits{IdleTimeout: idle})
+	pinger, partial := dial(t, srv.addr), dial(t, srv.addr)
+	silent := dial(t, srv.addr)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(idle / 5)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				// Not Send: Fatalf belongs to the test's goroutine.
+				_, _ = io.WriteString(pinger.Conn, "/ping\n")
+				_, _ = io.WriteString(partial.Conn, "/pi") // never a whole line
+			}
+		}
+	}()
+	silent.ExpectLine("! idle timeout, disconnecting; nothing from the client for 300ms (--idle-timeout)")
+	if rest := silent.ExpectEOF(); len(rest) != 0 {
 		t.Errorf("after idle notice: %q", rest)
 	}
-	testkit.Eventually(t, "the session to end", func() bool { return srv.Registry().Len() == 0 })
+	// Well past the timeout, the two that send are still there.
+	time.Sleep(2 * idle)
+	close(stop)
+	<-done
+	if n := srv.Registry().Len(); n != 2 {
+		t.Fatalf("%d sessions left, want the 2 that kept sending", n)
+	}
+	for _, l := range pinger.Ping() {
+		if l != "* pong" {
+			t.Errorf("pinger got %q besides its pongs", l)
+		}
+	}
 }
 
 // TestSlowConsumer: a subscriber that never reads is cut off as a slow

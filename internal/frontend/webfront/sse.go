@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/history"
@@ -23,6 +24,21 @@ type sseTransport struct {
 
 	mu      sync.Mutex // guards writing
 	writing bool
+
+	// For the idle timeout: the client cannot send, so every write that
+	// succeeds is its sign of life; Probe asks the handler for a
+	// keepalive now.
+	s     atomic.Pointer[session.Session] // set once the session exists
+	probe chan struct{}                   // capacity 1
+}
+
+// Probe implements session.Prober: the handler writes a keepalive
+// comment at once, whose successful write counts.
+func (t *sseTransport) Probe() {
+	select {
+	case t.probe <- struct{}{}:
+	default: // one is pending already
+	}
 }
 
 // WriteBatch implements session.Transport: the frames, then one flush.
@@ -42,6 +58,9 @@ func (t *sseTransport) WriteBatch(frames [][]byte) error {
 	}
 	if err := t.rc.Flush(); err != nil {
 		return fmt.Errorf("sse flush: %w", err)
+	}
+	if s := t.s.Load(); s != nil {
+		s.Alive()
 	}
 	return nil
 }
@@ -112,10 +131,11 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
-	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{})}
+	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{}), probe: make(chan struct{}, 1)}
 	cfg := f.sessionConfig("sse", r.RemoteAddr)
 	cfg.Identity = id
 	s := session.New(f.reg, cfg, t, f.sseCodec())
+	t.s.Store(s)
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
 	// The first event names the stream's guest nick, the address of
@@ -138,6 +158,10 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-tick.C:
 			// Through the queue, so it never lands inside another event.
+			s.Send(session.Reply{Op: session.OpPing, Text: "keepalive"})
+		case <-t.probe:
+			// The idle sweep asks: the stream has written nothing
+			// for half the idle timeout (shorter than SSEKeepalive).
 			s.Send(session.Reply{Op: session.OpPing, Text: "keepalive"})
 		}
 	}

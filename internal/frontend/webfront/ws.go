@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,53 @@ type wsTransport struct {
 	c    *websocket.Conn
 	cork *corkConn
 	busy atomic.Bool // a batch is being written
+
+	// The idle timeout's probes (Probe): at most one ping in flight.
+	idle    func() time.Duration // the registry's current idle timeout
+	mu      sync.Mutex           // guards pinging and ended
+	pinging bool
+	ended   bool           // the handler is returning: no more pings
+	pings   sync.WaitGroup // the ping goroutine
+}
+
+// Probe implements session.Prober: a ping, whose pong (OnPongReceived)
+// is the client's sign of life. The library answers pings only from
+// the reader, in order, so a pong also proves that the client has read
+// everything sent before the ping. The ping goroutine waits for the pong
+// for at most half the idle timeout (the rest of the client's time), or
+// until the connection closes.
+func (t *wsTransport) Probe() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pinging || t.ended {
+		return
+	}
+	t.pinging = true
+	t.pings.Add(1)
+	go t.ping(max(t.idle()/2, time.Millisecond))
+}
+
+// ping is the ping goroutine of Probe.
+func (t *wsTransport) ping(wait time.Duration) {
+	defer t.pings.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	// The answer is counted by OnPongReceived; an error means no pong
+	// in time or a closed connection, which the idle sweep or the
+	// reader deals with.
+	_ = t.c.Ping(ctx)
+	t.mu.Lock()
+	t.pinging = false
+	t.mu.Unlock()
+}
+
+// endPings waits for the ping goroutine, once the connection is closed
+// (which makes a waiting Ping return), and lets no other start.
+func (t *wsTransport) endPings() {
+	t.mu.Lock()
+	t.ended = true
+	t.mu.Unlock()
+	t.pings.Wait()
 }
 
 // WriteBatch implements session.Transport.
@@ -91,7 +139,15 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	opts := &websocket.AcceptOptions{OriginPatterns: f.cfg.AllowedOrigins}
+	// Pings and pongs are signs of life for the idle timeout. The
+	// library calls these from Read, that is from readWS below, after s
+	// is set.
+	var s *session.Session
+	opts := &websocket.AcceptOptions{
+		OriginPatterns: f.cfg.AllowedOrigins,
+		OnPingReceived: func(context.Context, []byte) bool { s.Alive(); return true },
+		OnPongReceived: func(context.Context, []byte) { s.Alive() },
+	}
 	cw := &corkWriter{ResponseWriter: w}
 	c, err := websocket.Accept(cw, r, opts)
 	if err != nil {
@@ -101,10 +157,13 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(f.cfg.MaxMessage)
-	t := &wsTransport{c: c, cork: cw.conn}
+	t := &wsTransport{c: c, cork: cw.conn, idle: f.reg.IdleTimeout}
+	// Deferred first, so it runs after EndServing has closed the
+	// connection.
+	defer t.endPings()
 	cfg := f.sessionConfig("ws", r.RemoteAddr)
 	cfg.Identity = id
-	s := session.New(f.reg, cfg, t, jsonCodec{f.formats})
+	s = session.New(f.reg, cfg, t, jsonCodec{f.formats})
 	reason := session.ReasonClientGone
 	defer s.EndServing(&reason)
 	s.Send(session.Reply{Nick: s.Nick(), Text: "welcome to switchboard; you are " + s.Nick()})
@@ -124,6 +183,7 @@ func (f *Front) readWS(s *session.Session, c *websocket.Conn) session.CloseReaso
 			return session.ReasonClientGone
 		}
 		f.metrics.wsFrames.Inc()
+		s.Alive() // a frame, good or bad, is a sign of life
 		if typ != websocket.MessageText {
 			f.metrics.wsBadFrames.Inc()
 			s.Refuse(0, &session.Error{Code: session.CodeBadRequest, Text: "binary frames are not supported: send one JSON object per text frame"})
