@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
+	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 )
@@ -316,6 +318,72 @@ func TestDocExampleConfig(t *testing.T) {
 	}
 	if cfg.Session.MaxPending != 256<<10 || cfg.TCP.SendBuffer != 16<<10 || cfg.Limits.MaxConnsPerIP != 200 {
 		t.Errorf("example read as %+v", cfg)
+	}
+	l := &loaded{}
+	l.opts = serveOptions(&l.cfg, &l.rt)
+	if err := l.opts.LoadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.check(); err != nil {
+		t.Fatal(err)
+	}
+	want := []history.Rule{
+		{Pattern: "alerts.>", Keep: 1000, MaxAge: 24 * time.Hour},
+		{Pattern: "metrics.>", Keep: 0},
+		{Pattern: "prices.>", Keep: 10, Policy: history.PolicyDropOldest},
+	}
+	if !slices.Equal(l.cfg.History.Rules, want) {
+		t.Errorf("the example's [[history]] tables read as %+v, want %+v", l.cfg.History.Rules, want)
+	}
+}
+
+// TestHistoryTables: a [[history]] table is the same rule as a
+// --history-rule; check-config refuses a bad one, naming it.
+func TestHistoryTables(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      []history.Rule
+		err       string
+	}{
+		{"one", "[[history]]\npattern = \"a.>\"\nkeep = 5\nmax-age = \"1m\"\npolicy = \"drop-oldest\"\n",
+			[]history.Rule{{Pattern: "a.>", Keep: 5, MaxAge: time.Minute, Policy: history.PolicyDropOldest}}, ""},
+		{"flag first", "history-rule = \"b=1\"\n[[history]]\npattern = \"b\"\nkeep = 2\n",
+			[]history.Rule{{Pattern: "b", Keep: 2}}, ""}, // History.Rules: the flag's come first in the server
+		{"no keep", "[[history]]\npattern = \"a\"\n", nil, `[[history]] table 1 (pattern "a"): keep is required`},
+		{"no pattern", "[[history]]\nkeep = 1\n", nil, "table 1 (pattern \"\"): pattern is required"},
+		{"bad pattern", "[[history]]\npattern = \"a\"\nkeep = 1\n[[history]]\npattern = \"a..b\"\nkeep = 1\n", nil, `[[history]] table 2 (pattern "a..b"): `},
+		{"bad age", "[[history]]\npattern = \"a\"\nkeep = 1\nmax-age = \"soon\"\n", nil, `max-age "soon"`},
+		{"negative keep", "[[history]]\npattern = \"a\"\nkeep = -1\n", nil, "keep is a count"},
+		{"bad policy", "[[history]]\npattern = \"a\"\nkeep = 1\npolicy = \"drop-newest\"\n", nil, `policy "drop-newest"`},
+		{"unknown key", "[[history]]\npattern = \"a\"\nkeep = 1\nkeeep = 2\n", nil, ":4: history.keeep: unknown key"},
+		{"wrong type", "[[history]]\npattern = \"a\"\nkeep = \"1\"\n", nil, ":3: history.keep: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeFile(t, "h.toml", tt.doc)
+			var stdout, stderr bytes.Buffer
+			err := checkConfig([]string{file}, &stdout, &stderr)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(stderr.String(), tt.err) {
+					t.Fatalf("check-config: %v, stderr %q; want an error containing %q", err, stderr.String(), tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("check-config: %v: %s", err, stderr.String())
+			}
+			l := &loaded{}
+			l.opts = serveOptions(&l.cfg, &l.rt)
+			if err := l.opts.LoadFile(file); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.check(); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(l.cfg.History.Rules, tt.want) {
+				t.Errorf("rules %+v, want %+v", l.cfg.History.Rules, tt.want)
+			}
+		})
 	}
 }
 

@@ -37,6 +37,7 @@ type runtimeOpts struct {
 type fileTables struct {
 	Users     []identity.User     `toml:"user"`      // [[user]]: docs/security.md
 	Anonymous *identity.Anonymous `toml:"anonymous"` // [anonymous]
+	History   []historyTable      `toml:"history"`   // [[history]]: tables.go, docs/history.md
 }
 
 // apply puts the tables into cfg.
@@ -97,7 +98,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Int(&cfg.History.Keep, "history", history.DefaultKeep, "messages each topic keeps for resume (since=) and /history; 0 = off")
 	s.Duration(&cfg.History.MaxAge, "history-max-age", history.DefaultMaxAge, "how long a kept message stays at most")
 	config.Size(s, &cfg.History.MaxBytes, "history-max-bytes", history.DefaultMaxBytes, "memory for kept messages over all topics; past it the oldest message of any topic goes first")
-	s.List(&cfg.HistoryRules, "history-rule", nil, "per-pattern retention, comma-separated PATTERN=KEEP[/MAXAGE], first match wins, e.g. \"alerts.>=1000/24h,metrics.>=0\"")
+	s.List(&cfg.HistoryRules, "history-rule", nil, "per-pattern retention, comma-separated PATTERN=KEEP[/MAXAGE][/drop-oldest], first match wins (before the config file's [[history]] tables), e.g. \"alerts.>=1000/24h,metrics.>=0,prices.>=10/drop-oldest\"; drop-oldest: a subscriber that falls behind on those topics loses their oldest queued messages, with a gap marker, instead of being disconnected")
 
 	// Cluster (docs/cluster.md).
 	s.List(&cfg.Cluster.URLs, "cluster", nil, "NATS server URLs, comma-separated (nats://host:4222,nats://host2:4222); empty = single node, everything in memory")

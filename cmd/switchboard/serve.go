@@ -80,10 +80,15 @@ func loadServe(args []string) (*loaded, error) {
 
 // check validates the loaded settings beyond their syntax.
 func (l *loaded) check() error {
+	rules, err := l.rt.tables.historyRules()
+	if err != nil {
+		return err
+	}
+	l.cfg.History.Rules = append(l.cfg.History.Rules, rules...)
 	if err := l.cfg.Validate(); err != nil {
 		return err
 	}
-	_, err := parseLogging(l.rt.logFormat, l.rt.logLevel)
+	_, err = parseLogging(l.rt.logFormat, l.rt.logLevel)
 	return err
 }
 
@@ -202,6 +207,11 @@ func reload(args []string, run *loaded, srv *server.Server, level *slog.LevelVar
 		log.Info("config changed", "setting", c)
 	}
 	run.cfg.Auth = next.cfg.Auth
+	if !slices.Equal(run.cfg.History.Rules, next.cfg.History.Rules) {
+		// The store is built at start: its rules stay.
+		restart++
+		log.Warn("config change needs a restart; the running value stays", "setting", "[[history]]", "change", fmt.Sprintf("%d rules -> %d", len(run.cfg.History.Rules), len(next.cfg.History.Rules)))
+	}
 	log.Info("config reloaded", "changed", applied, "need_restart", restart)
 }
 

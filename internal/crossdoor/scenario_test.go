@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/server"
 	"github.com/switchboard-hub/switchboard/internal/testkit"
 	"github.com/switchboard-hub/switchboard/internal/webtest"
+	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
 // client is what a scenario needs of a client, whatever its door. Each
@@ -91,6 +93,7 @@ func TestScenarios(t *testing.T) {
 		}, slowConsumer},
 		{"shutdown drain", nil, shutdownDrain},
 		{"bad input", nil, badInputs},
+		{"rejoin", func(c *server.Config) { c.History.Keep = rejoinKeep }, rejoin},
 		{"rate limit", func(c *server.Config) {
 			// One message, then none for 1,000 s: refused however
 			// slowly the test runs.
@@ -216,6 +219,7 @@ func rateLimit(t *testing.T, ts *testServer, d door) {
 type lineClient struct {
 	*linetest.Client
 	held []string // lines read by Sync, not yet looked at
+	pos  string   // the position of the last message read, with /ids on
 }
 
 func dialLine(t *testing.T, ts *testServer) client {
@@ -262,14 +266,18 @@ func (c *lineClient) Sync() { c.T.Helper(); c.held = append(c.held, c.Ping()...)
 
 func (c *lineClient) ExpectMessage(topic, from, text string) {
 	c.T.Helper()
-	want := fmt.Sprintf("[%s] %s: %s", topic, from, text)
 	for i := 0; i < 100000; i++ {
 		l := c.next()
 		if !isMessage(l) {
 			continue
 		}
-		if l != want {
-			c.T.Fatalf("%s: got message %.80q, want %.80q", c.Nick, l, want)
+		// "[topic] from: text", or "[topic#seq] from: text" with /ids on.
+		m, err := line.ParseServerLine([]byte(l))
+		if err != nil || m.Kind != line.KindMessage || string(m.Topic) != topic || string(m.From) != from || string(m.Text) != text {
+			c.T.Fatalf("%s: got message %.80q, want [%s] %s: %.80q", c.Nick, l, topic, from, text)
+		}
+		if m.HasSeq {
+			c.pos = strconv.FormatUint(m.Seq, 10)
 		}
 		return
 	}
@@ -355,6 +363,7 @@ type wsDoorClient struct {
 	*webtest.WS
 	held  []webtest.Frame // frames read by Sync, not yet looked at
 	pings int
+	pos   string // the position of the last message read: SEQ@EPOCH
 }
 
 func dialWebSocket(t *testing.T, ts *testServer) client {
@@ -422,6 +431,9 @@ func (c *wsDoorClient) ExpectMessage(topic, from, text string) {
 		}
 		if f.S("op") != "msg" || f.S("topic") != topic || f.S("from") != from || f.S("text") != text || f["seq"] == nil || f["ts"] == nil {
 			c.T.Fatalf("%s: got message %v, want %s from %s: %.80q", c.Nick, f, topic, from, text)
+		}
+		if seq, ok := f["seq"].(float64); ok && f.S("epoch") != "" {
+			c.pos = fmt.Sprintf("%d@%s", uint64(seq), f.S("epoch"))
 		}
 		return
 	}
@@ -550,6 +562,7 @@ type sseDoorClient struct {
 	echoes   []string     // own publishes on topic still to come back
 	lastCode int          // the last publish's status and body
 	lastBody webtest.Frame
+	pos      string // the id of the last message read
 }
 
 // sseSources numbers the SSE clients' source addresses 127.0.1.N.
@@ -596,6 +609,9 @@ func (c *sseDoorClient) ExpectMessage(topic, from, text string) {
 	}
 	if ev.Data.S("topic") != topic || ev.Data.S("from") != from || ev.Data.S("text") != text {
 		c.t.Fatalf("sse: got message %v, want %s from %s: %.80q", ev.Data, topic, from, text)
+	}
+	if ev.ID != "" {
+		c.pos = ev.ID
 	}
 }
 

@@ -139,16 +139,79 @@ type Rule struct {
 	Keep int
 	// MaxAge is how long they are kept at most; 0 means Config.MaxAge.
 	MaxAge time.Duration
+	// Policy is what a subscriber whose queue overflows on a matching
+	// topic gets (default PolicyDisconnect).
+	Policy Policy
+}
+
+// MaxRuleKeep is the largest Rule.Keep.
+const MaxRuleKeep = 1_000_000
+
+// Policy says what happens to a subscriber that cannot keep up with a
+// topic: whether its queue's overflow cuts it off or costs it messages.
+type Policy uint8
+
+// The policies.
+const (
+	// PolicyDisconnect cuts a subscriber whose queue overflows as a slow
+	// consumer, whatever the topic (the default).
+	PolicyDisconnect Policy = iota
+	// PolicyDropOldest is for lossy live feeds (prices, metrics): when a
+	// message of a matching topic would overflow a subscriber's queue,
+	// the oldest queued messages of that topic are dropped to make room,
+	// and the subscriber is sent a gap marker saying how many, instead
+	// of being disconnected.
+	PolicyDropOldest
+)
+
+// policyNames are the policies as configuration writes them.
+var policyNames = [...]string{PolicyDisconnect: "disconnect", PolicyDropOldest: "drop-oldest"}
+
+// String returns the policy as configuration writes it.
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return "policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParsePolicy reads a policy as String writes it.
+func ParsePolicy(s string) (Policy, error) {
+	for i, n := range policyNames {
+		if n == s {
+			return Policy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("policy %q: want disconnect or drop-oldest", clip(s))
+}
+
+// Validate checks a rule built other than by ParseRule (a config file's
+// [[history]] table).
+func (r Rule) Validate() error {
+	if err := hub.ValidatePattern(r.Pattern); err != nil {
+		return err
+	}
+	if r.Keep < 0 || r.Keep > MaxRuleKeep {
+		return fmt.Errorf("keep is a count from 0 to %d", MaxRuleKeep)
+	}
+	if r.MaxAge < 0 {
+		return errors.New("max-age must not be negative")
+	}
+	if int(r.Policy) >= len(policyNames) {
+		return errors.New("unknown policy")
+	}
+	return nil
 }
 
 // ErrBadRule is wrapped by every ParseRule error.
 var ErrBadRule = errors.New("bad history rule")
 
 // ParseRule parses a rule as the command line writes it:
-// PATTERN=KEEP[/MAXAGE], for example "alerts.>=1000/24h" or "metrics.>=0".
+// PATTERN=KEEP[/MAXAGE][/POLICY], for example "alerts.>=1000/24h",
+// "metrics.>=0" or "prices.>=10/drop-oldest".
 func ParseRule(s string) (Rule, error) {
 	bad := func(why string) (Rule, error) {
-		return Rule{}, fmt.Errorf("%w %q: %s; write PATTERN=KEEP[/MAXAGE], e.g. alerts.>=1000/24h", ErrBadRule, clip(s), why)
+		return Rule{}, fmt.Errorf("%w %q: %s; write PATTERN=KEEP[/MAXAGE][/drop-oldest], e.g. alerts.>=1000/24h", ErrBadRule, clip(s), why)
 	}
 	p, rest, ok := strings.Cut(s, "=")
 	if !ok {
@@ -157,18 +220,32 @@ func ParseRule(s string) (Rule, error) {
 	if err := hub.ValidatePattern(p); err != nil {
 		return bad(err.Error())
 	}
-	keepText, ageText, hasAge := strings.Cut(rest, "/")
-	keep, err := strconv.Atoi(keepText)
-	if err != nil || keep < 0 || keep > 1_000_000 {
+	parts := strings.Split(rest, "/")
+	if len(parts) > 3 {
+		return bad("too many /")
+	}
+	keep, err := strconv.Atoi(parts[0])
+	if err != nil || keep < 0 || keep > MaxRuleKeep {
 		return bad("KEEP is a count from 0 to 1000000")
 	}
 	r := Rule{Pattern: p, Keep: keep}
-	if hasAge {
-		d, err := time.ParseDuration(ageText)
+	more := parts[1:]
+	if len(more) > 0 && more[0] != "" && '0' <= more[0][0] && more[0][0] <= '9' {
+		d, err := time.ParseDuration(more[0])
 		if err != nil || d <= 0 {
 			return bad("MAXAGE is a positive duration such as 10m or 24h")
 		}
 		r.MaxAge = d
+		more = more[1:]
+	}
+	switch len(more) {
+	case 0:
+	case 1:
+		if r.Policy, err = ParsePolicy(more[0]); err != nil {
+			return bad("after KEEP come a MAXAGE such as 24h and a policy, drop-oldest or disconnect")
+		}
+	default:
+		return bad("MAXAGE comes before the policy")
 	}
 	return r, nil
 }

@@ -94,6 +94,7 @@ type stream struct {
 	seq      uint64 // the last number given
 	keep     int
 	maxAge   int64
+	lossy    bool   // its rule's policy is PolicyDropOldest
 	born     uint64 // the journal when the numbering started
 	msgs     deque[*hub.Message]
 	gone     uint64 // every seq up to gone is no longer kept
@@ -157,7 +158,7 @@ func (st *Store) Epoch() uint32 { return st.epoch }
 
 // limits returns what topic keeps: the first matching rule's, else the
 // store's.
-func (st *Store) limits(topic string) (keep int, maxAge time.Duration) {
+func (st *Store) limits(topic string) (keep int, maxAge time.Duration, policy Policy) {
 	for i := range st.cfg.Rules {
 		r := &st.cfg.Rules[i]
 		if hub.Match(r.Pattern, topic) {
@@ -165,33 +166,35 @@ func (st *Store) limits(topic string) (keep int, maxAge time.Duration) {
 			if age <= 0 {
 				age = st.cfg.MaxAge
 			}
-			return r.Keep, age
+			return r.Keep, age, r.Policy
 		}
 	}
-	return st.cfg.Keep, st.cfg.MaxAge
+	return st.cfg.Keep, st.cfg.MaxAge, PolicyDisconnect
 }
 
 // Keeps reports whether topic keeps history.
 func (st *Store) Keeps(topic string) bool {
-	keep, _ := st.limits(topic)
+	keep, _, _ := st.limits(topic)
 	return keep > 0
 }
 
 // Record implements hub.History: it numbers m and keeps it, unless m's
-// topic keeps nothing.
+// topic keeps nothing, and marks it Lossy when its rule says drop-oldest.
 func (st *Store) Record(m *hub.Message, remote bool) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := st.streams[m.Topic]
 	if s == nil {
-		keep, age := st.limits(m.Topic)
+		keep, age, policy := st.limits(m.Topic)
+		m.Lossy = policy == PolicyDropOldest
 		if keep <= 0 {
 			return false
 		}
-		s = &stream{topic: m.Topic, epoch: newEpoch(), keep: keep, maxAge: int64(age), born: st.journal}
+		s = &stream{topic: m.Topic, epoch: newEpoch(), keep: keep, maxAge: int64(age), born: st.journal, lossy: m.Lossy}
 		st.streams[m.Topic] = s
 		st.bytes += topicOverhead + int64(len(m.Topic))
 	}
+	m.Lossy = s.lossy
 	if remote && st.seenRemoteLocked(s, m) {
 		return true
 	}

@@ -257,6 +257,14 @@ func TestParseRule(t *testing.T) {
 		{"a=x", history.Rule{}, true},
 		{"a=1/soon", history.Rule{}, true},
 		{"a=-1", history.Rule{}, true},
+		{"prices.>=10/drop-oldest", history.Rule{Pattern: "prices.>", Keep: 10, Policy: history.PolicyDropOldest}, false},
+		{"prices.>=0/1m/drop-oldest", history.Rule{Pattern: "prices.>", Keep: 0, MaxAge: time.Minute, Policy: history.PolicyDropOldest}, false},
+		{"a=1/1m/disconnect", history.Rule{Pattern: "a", Keep: 1, MaxAge: time.Minute}, false},
+		{"a=1/drop-oldest/1m", history.Rule{}, true},
+		{"a=1/1m/1h", history.Rule{}, true},
+		{"a=1/", history.Rule{}, true},
+		{"a=1/1m/drop-newest", history.Rule{}, true},
+		{"a=1/1m/drop-oldest/x", history.Rule{}, true},
 	}
 	for _, tt := range tests {
 		got, err := history.ParseRule(tt.in)
@@ -292,7 +300,7 @@ func FuzzParseSince(f *testing.F) {
 }
 
 func FuzzParseRule(f *testing.F) {
-	for _, s := range []string{"alerts.>=1000/24h", "metrics.>=0", "a=1/1s", "=", "a=", "a=1/"} {
+	for _, s := range []string{"alerts.>=1000/24h", "metrics.>=0", "a=1/1s", "=", "a=", "a=1/", "p.>=10/drop-oldest", "p=0/1m/drop-oldest"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -303,7 +311,7 @@ func FuzzParseRule(f *testing.F) {
 			}
 			return
 		}
-		if hub.ValidatePattern(r.Pattern) != nil || r.Keep < 0 || r.MaxAge < 0 {
+		if r.Validate() != nil || hub.ValidatePattern(r.Pattern) != nil || r.Keep < 0 || r.MaxAge < 0 {
 			t.Fatalf("ParseRule(%q) = %+v", s, r)
 		}
 	})

@@ -70,6 +70,11 @@ type Message struct {
 	// Time is when the message was accepted, in Unix nanoseconds: the
 	// publisher's time if it gave one, else the hub's clock.
 	Time int64
+	// Lossy is set by the hub's History when the topic's rule has the
+	// drop-oldest policy (history.PolicyDropOldest): a subscriber that
+	// falls behind loses the oldest queued messages of the topic, with a
+	// gap marker, instead of being disconnected.
+	Lossy bool
 	// SenderNode and SenderID identify the sending client across the
 	// cluster, so that it never receives its own message back.
 	SenderNode uint64

@@ -63,8 +63,10 @@ type Config struct {
 	// default keeps history.DefaultKeep per topic.
 	History history.Config
 	// HistoryRules are per-pattern retention overrides as the command
-	// line writes them (PATTERN=KEEP[/MAXAGE], see history.ParseRule);
-	// New parses them and appends them to History.Rules.
+	// line writes them (PATTERN=KEEP[/MAXAGE][/POLICY], see
+	// history.ParseRule); New parses them and puts them before
+	// History.Rules (the config file's [[history]] tables), first match
+	// winning.
 	HistoryRules []string
 	// ShutdownTimeout bounds how long Shutdown lets queues drain and
 	// requests finish when the caller's context has no deadline (default
@@ -96,6 +98,11 @@ func (c Config) Validate() error {
 	for _, r := range c.HistoryRules {
 		if _, err := history.ParseRule(r); err != nil {
 			return fmt.Errorf("server: --history-rule: %w", err)
+		}
+	}
+	for _, r := range c.History.Rules {
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("server: history rule for %q: %w", r.Pattern, err)
 		}
 	}
 	// Users, permissions and keys are checked by building them (the key
@@ -227,13 +234,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 // newHistory builds the history store, or returns nil when no topic
 // keeps history. cfg has been validated.
 func newHistory(cfg *Config) *history.Store {
+	var rules []history.Rule
 	for _, text := range cfg.HistoryRules {
 		r, _ := history.ParseRule(text)
-		cfg.History.Rules = append(cfg.History.Rules, r)
+		rules = append(rules, r)
 	}
+	// The command line's rules come first: first match wins.
+	cfg.History.Rules = append(rules, cfg.History.Rules...)
 	on := cfg.History.Keep > 0
 	for _, r := range cfg.History.Rules {
-		on = on || r.Keep > 0
+		// A lossy feed needs the store for its policy even if it keeps
+		// nothing.
+		on = on || r.Keep > 0 || r.Policy != history.PolicyDisconnect
 	}
 	if !on {
 		return nil

@@ -139,7 +139,7 @@ func deliverDeferred(m *hub.Message, rt hub.Route, b *batch) int {
 			continue
 		case *Session:
 			if !sub.withheld(m) {
-				sub.enqueueDeferred(sub.frame(m), b)
+				sub.enqueueDeferred(m, sub.frame(m), b)
 			}
 		default:
 			sub.Deliver(m)
@@ -176,11 +176,11 @@ func deliverNow(m *hub.Message, rt hub.Route) int {
 	return n
 }
 
-// enqueueDeferred queues b for a publisher's batch: instead of starting a
+// enqueueDeferred queues frame, the encoding of m, for a publisher's batch: instead of starting a
 // writer, the session joins the batch and is written at its end.
-func (s *Session) enqueueDeferred(frame []byte, b *batch) {
+func (s *Session) enqueueDeferred(m *hub.Message, frame []byte, b *batch) {
 	s.mu.Lock()
-	ok, slow := s.admitLocked(frame)
+	ok, slow := s.admitMsgLocked(m, frame)
 	join := ok && !s.out.writing && !s.lf.closed && !s.out.deferred
 	if join {
 		s.out.deferred = true
@@ -264,7 +264,7 @@ func (w *routeWork) run() {
 			case nil:
 			case *Session:
 				if !sub.withheld(w.m) {
-					sub.queueAndWrite(sub.frame(w.m), &t)
+					sub.queueAndWrite(w.m, sub.frame(w.m), &t)
 				}
 			default:
 				sub.Deliver(w.m)
@@ -340,9 +340,9 @@ func (s *Session) flushDeferred(t *tally) {
 // waits in a publisher's batch, writes it at once like flushDeferred. It
 // is how a big route reaches each recipient: one visit instead of a queue
 // append now and a write at the batch's end.
-func (s *Session) queueAndWrite(frame []byte, t *tally) {
+func (s *Session) queueAndWrite(m *hub.Message, frame []byte, t *tally) {
 	s.mu.Lock()
-	ok, slow := s.admitLocked(frame)
+	ok, slow := s.admitMsgLocked(m, frame)
 	failed := false
 	if ok && !s.out.deferred {
 		failed = s.writeNowLocked(t)
@@ -384,6 +384,9 @@ func (s *Session) writeNowLocked(t *tally) (failed bool) {
 	}
 	o.pending -= n
 	s.drainedLocked()
+	if len(o.lossy.frames)+len(o.lossy.gaps) > 0 {
+		o.lossy.sentLocked(o.queue, n)
+	}
 	rest, sent := unwritten(o.queue, n)
 	if len(rest) == 0 {
 		s.dropQueueLocked()

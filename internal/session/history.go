@@ -402,7 +402,7 @@ func (s *Session) admitMessageLocked(c Codec, m *hub.Message) (slow bool) {
 	if s.hist.tracking.Load() {
 		s.trackLocked(m)
 	}
-	_, slow = s.admitLocked(s.frameWith(c, m))
+	_, slow = s.admitMsgLocked(m, s.frameWith(c, m))
 	return slow
 }
 

@@ -86,7 +86,7 @@ type Command struct {
 // order help shows them.
 var commands = []Command{
 	{OpNick, []Param{{"name", FieldArg, false}}, "change your nick (1-32 of A-Z a-z 0-9 _ -)"},
-	{OpJoin, []Param{{"room", FieldArg, false}}, "join a room and talk in it; plain text goes to your current room"},
+	{OpJoin, []Param{{"room", FieldArg, false}, {"since", FieldSince, true}}, "join a room and talk in it; plain text goes to your current room; since= shows what you missed"},
 	{OpPart, []Param{{"room", FieldArg, true}}, "leave a room (default: the current one)"},
 	{OpRooms, nil, "list rooms and their member counts"},
 	{OpWho, []Param{{"room", FieldArg, true}}, "list a room's members (default: the current one)"},

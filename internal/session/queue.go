@@ -3,6 +3,8 @@ package session
 import (
 	"runtime"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/hub"
 )
 
 // enqueue appends one frame to the queue and makes sure a writer runs. A
@@ -11,6 +13,20 @@ import (
 func (s *Session) enqueue(b []byte) {
 	s.mu.Lock()
 	ok, slow := s.admitLocked(b)
+	if ok {
+		s.startWriterLocked()
+	}
+	s.mu.Unlock()
+	if slow {
+		s.logSlowConsumer()
+	}
+}
+
+// enqueueMessage is enqueue for frame, the encoding of m, under the
+// policy of m's topic (lossy.go).
+func (s *Session) enqueueMessage(m *hub.Message, frame []byte) {
+	s.mu.Lock()
+	ok, slow := s.admitMsgLocked(m, frame)
 	if ok {
 		s.startWriterLocked()
 	}
@@ -72,6 +88,7 @@ func (s *Session) dropQueueLocked() {
 	s.reg.putFrames(s.out.queue) // keeps out the session's own slot (cap 1)
 	s.out.queue = nil
 	s.out.slot[0] = nil
+	s.out.lossy.resetLocked()
 }
 
 // startWriterLocked starts the writer goroutine unless one runs. Caller
@@ -150,6 +167,7 @@ func (s *Session) takeBatch(busy, lingered bool) (batch [][]byte, finish, exit, 
 	}
 	batch = o.queue
 	o.queue, o.spare = o.spare, nil
+	o.lossy.resetLocked()
 	return batch, false, false, false
 }
 
@@ -186,6 +204,7 @@ func (s *Session) beginCloseLocked(r CloseReason, drop bool) {
 		}
 		clear(o.queue)
 		o.queue = o.queue[:0]
+		o.lossy.resetLocked()
 		// A writer blocked on a peer that does not read gets a deadline,
 		// so the slot frees up even if the notice can never be sent.
 		_ = s.t.SetWriteDeadline(time.Now().Add(slowConsumerGrace))

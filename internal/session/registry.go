@@ -105,6 +105,7 @@ type counters struct {
 	slowConsumers, rateLimited atomic.Uint64
 	writeErrors, rejected      atomic.Uint64
 	accepted                   atomic.Uint64
+	lossyDropped               atomic.Uint64
 }
 
 // NewRegistry returns a registry for sessions on h. When h's History is
@@ -226,6 +227,7 @@ type Stats struct {
 	Writes         uint64         // Transport.WriteBatch calls (one writev each on TCP)
 	FramesOut      uint64         // frames written; FramesOut/Writes is the coalescing factor
 	SlowConsumers  uint64         // sessions closed as slow consumers
+	LossyDropped   uint64         // messages of drop-oldest topics dropped from queues that overflowed
 	RateLimited    uint64         // publishes refused by the rate limit
 	WriteErrors    uint64         // sessions ended by a write error
 	QueuedBytes    int            // bytes waiting in all outbound queues
@@ -255,6 +257,7 @@ func (g *Registry) Stats() Stats {
 	st.Writes = g.stats.writes.Load()
 	st.FramesOut = g.stats.framesOut.Load()
 	st.SlowConsumers = g.stats.slowConsumers.Load()
+	st.LossyDropped = g.stats.lossyDropped.Load()
 	st.RateLimited = g.stats.rateLimited.Load()
 	st.WriteErrors = g.stats.writeErrors.Load()
 	return st

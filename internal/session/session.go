@@ -99,6 +99,7 @@ type output struct {
 	// softSince is when pending went over the soft limit (registry
 	// clock, never 0 while set), or 0 (limits.go).
 	softSince time.Duration
+	lossy     lossyQueue // lossy frames and gap markers queued (lossy.go)
 }
 
 // life is where a session is between New and Finish. Guarded by
@@ -166,7 +167,7 @@ func (s *Session) Logger() *slog.Logger {
 // subscribers through the publisher's delivery, see deliver.go.)
 func (s *Session) Deliver(m *hub.Message) {
 	if !s.withheld(m) {
-		s.enqueue(s.frame(m))
+		s.enqueueMessage(m, s.frame(m))
 	}
 }
 

@@ -135,6 +135,7 @@ type SSE struct {
 // Event is one event or comment of a stream.
 type Event struct {
 	Comment string // the text of a ": comment" line
+	ID      string // the id: field, if any
 	Event   string // the event: field
 	Data    Frame  // the data: field, decoded
 }
@@ -149,9 +150,19 @@ func DialSSE(t testing.TB, base, query string) *SSE {
 // DialSSEWith is DialSSE through the HTTP client hc.
 func DialSSEWith(t testing.TB, hc *http.Client, base, query string) *SSE {
 	t.Helper()
+	return DialSSEHeader(t, hc, base, query, nil)
+}
+
+// DialSSEHeader is DialSSEWith sending the header hdr too, such as the
+// Last-Event-ID of a reconnecting EventSource.
+func DialSSEHeader(t testing.TB, hc *http.Client, base, query string, hdr http.Header) *SSE {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, base+"/sse"+query, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -182,6 +193,8 @@ func (c *SSE) Read() (Event, error) {
 			}
 		case strings.HasPrefix(l, ": "):
 			ev.Comment = l[2:]
+		case strings.HasPrefix(l, "id: "):
+			ev.ID = l[4:]
 		case strings.HasPrefix(l, "event: "):
 			ev.Event = l[7:]
 		case strings.HasPrefix(l, "data: "):

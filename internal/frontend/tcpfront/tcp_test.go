@@ -295,8 +295,8 @@ func TestBadInput(t *testing.T) {
 		tests := []struct{ cmd, want string }{
 			{"/frobnicate", "! unknown command /frobnicate"},
 			{"/", "! missing command"},
-			{"/join", "! usage: /join ROOM"},
-			{"/join a b", "! usage: /join ROOM"},
+			{"/join", "! usage: /join ROOM [since=POSITION]"},
+			{"/join a b", "! usage: /join ROOM [since=POSITION]"},
 			{"/join a.*", "! bad topic"},
 			{"/join a..b", "! bad topic"},
 			{"/sub", "! usage: /sub PATTERN [GROUP]"},

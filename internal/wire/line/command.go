@@ -54,8 +54,8 @@ type Command struct {
 	// Arg2 is the second word for /sub (the queue group) and /history
 	// (the count). Empty otherwise.
 	Arg2 []byte
-	// Since is the position of a "since=POSITION" word of /sub, without
-	// "since=". Empty otherwise.
+	// Since is the position of a "since=POSITION" word of /sub or /join,
+	// without "since=". Empty otherwise.
 	Since []byte
 	// Text is the free text of OpSay, /msg and /pub (may contain spaces).
 	Text []byte
@@ -84,6 +84,7 @@ const (
 	argOptToken                // optional free text (ping)
 	argSub                     // a pattern, an optional group and an optional since=POSITION
 	argSecret                  // one word carried in Text, never echoed (auth)
+	argJoin                    // a room and an optional since=POSITION
 )
 
 type commandSpec struct {
@@ -96,7 +97,7 @@ type commandSpec struct {
 var commands = [...]commandSpec{
 	{"help", OpHelp, argNone, "/help"},
 	{"nick", OpNick, argOne, "/nick NAME"},
-	{"join", OpJoin, argOne, "/join ROOM"},
+	{"join", OpJoin, argJoin, "/join ROOM [since=POSITION]"},
 	{"part", OpPart, argOptOne, "/part [ROOM]"},
 	{"rooms", OpRooms, argNone, "/rooms"},
 	{"who", OpWho, argOptOne, "/who [ROOM]"},
@@ -111,7 +112,7 @@ var commands = [...]commandSpec{
 	{"auth", OpAuth, argSecret, "/auth TOKEN"},
 }
 
-// sincePrefix starts the position word of /sub.
+// sincePrefix starts the position word of /sub and /join.
 var sincePrefix = []byte("since=")
 
 // Usage returns the usage string of an operation, such as "/sub PATTERN [GROUP]".
@@ -179,6 +180,20 @@ func ParseCommand(l []byte) (Command, error) {
 			c.Arg2 = w
 			w, rest = cutWord(rest)
 		}
+		if len(w) > 0 {
+			v, ok := bytes.CutPrefix(w, sincePrefix)
+			if !ok || len(v) == 0 {
+				return bad()
+			}
+			c.Since = v
+		}
+		if len(c.Arg) == 0 || len(bytes.TrimSpace(rest)) != 0 || bytes.HasPrefix(c.Arg, sincePrefix) {
+			return bad()
+		}
+	case argJoin:
+		// /join ROOM [since=POSITION].
+		c.Arg, rest = cutWord(rest)
+		w, rest := cutWord(rest)
 		if len(w) > 0 {
 			v, ok := bytes.CutPrefix(w, sincePrefix)
 			if !ok || len(v) == 0 {

@@ -208,7 +208,7 @@ func TestParseCommandAllocs(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN", "/sub a.b since=42", "/sub a.* g since=10m", "/sub a since=", "/history a 5", "/ids on"} {
+	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN", "/sub a.b since=42", "/sub a.* g since=10m", "/sub a since=", "/history a 5", "/ids on", "/join lobby since=3", "/join a since="} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -307,6 +307,13 @@ func TestParseSubSince(t *testing.T) {
 		{"/sub since=4", "", "", "", true},
 		{"/sub a since=1 g", "", "", "", true},
 		{"/sub a g since=1 x", "", "", "", true},
+		{"/join lobby since=42", "lobby", "", "42", false},
+		{"/join lobby since=9f3a1c07-17", "lobby", "", "9f3a1c07-17", false},
+		{"/join lobby", "lobby", "", "", false},
+		{"/join lobby since=", "", "", "", true},
+		{"/join since=4", "", "", "", true},
+		{"/join lobby other", "", "", "", true},
+		{"/join lobby since=1 x", "", "", "", true},
 	}
 	for _, tt := range tests {
 		c, err := ParseCommand([]byte(tt.in))
