@@ -88,6 +88,8 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.String(&cfg.Auth.JWT.SecretFile, "jwt-secret-file", "", "file holding the HMAC secret (32 bytes or more) of HS256 JWTs to accept as credentials; sub is the identity, exp is required (docs/security.md)").Reloadable()
 	s.String(&cfg.Auth.JWT.PublicKeyFile, "jwt-public-key", "", "PEM file of the public key(s) of RS256, ES256 or EdDSA JWTs to accept").Reloadable()
 	s.String(&cfg.Auth.JWT.JWKSFile, "jwks-file", "", "JSON Web Key Set file of the keys of JWTs to accept, chosen by kid").Reloadable()
+	s.String(&cfg.Web.AdminToken, "admin-token", "", "when set, /metrics and /api/stats need Authorization: Bearer TOKEN (or ?token=; open the dashboard as /dashboard?token=TOKEN)").Secret()
+	s.String(&cfg.AdminAddr, "admin-addr", "", "serve /metrics, /api/stats and the dashboard on this address (e.g. 127.0.0.1:9090) and not on --http-addr; empty = on the web door")
 	s.List(&cfg.Web.AllowedOrigins, "allowed-origins", nil, "comma-separated Origin host patterns accepted besides the same origin for WebSocket and HTTP publish, e.g. \"*.example.com,localhost:3000\"; \"*\" = any")
 	s.List(&cfg.Web.AllowedHosts, "allowed-hosts", nil, "comma-separated Host header patterns the web door answers, e.g. \"chat.example.com,*.example.org\"; \"*\" = any; empty = any when listening on all interfaces, else the listen host, localhost and loopback addresses; others get 403")
 	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")

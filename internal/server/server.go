@@ -43,6 +43,10 @@ type Config struct {
 	// Session holds the per-session settings every door uses: the
 	// outbound queue limit and the publish rate limit.
 	Session session.Config
+	// AdminAddr, when set, serves the web door's operator endpoints
+	// (/metrics, /api/stats, the dashboard) on this address instead of
+	// the web door's (admin.go).
+	AdminAddr string
 	// Auth says who is who and what each may do, on every door
 	// (auth.go); its zero value is an open server.
 	Auth AuthConfig
@@ -147,6 +151,7 @@ type Server struct {
 	reg     *session.Registry
 	tcp     *tcpfront.Front
 	web     *webfront.Front // nil without a web door
+	admin   *adminDoor      // nil without --admin-addr
 	door    []door
 	cluster *clusterRun // the backplane and embedded NATS, when clustered
 	fdCap   int         // connections the descriptor limit leaves room for; 0: no bound

@@ -271,9 +271,14 @@
     if (addPoint(s)) redraw();
   }
 
+  // With --admin-token the page is opened as /dashboard?token=TOKEN; the
+  // token goes to /api/stats in a header, not in its URL.
+  var adminToken = new URLSearchParams(location.search).get('token');
+  var statsHeaders = adminToken ? { Authorization: 'Bearer ' + adminToken } : {};
+
   var failures = 0;
   function poll(first) {
-    fetch('/api/stats' + (first ? '?history=1' : ''), { cache: 'no-store' })
+    fetch('/api/stats' + (first ? '?history=1' : ''), { cache: 'no-store', headers: statsHeaders })
       .then(function (resp) {
         if (!resp.ok) throw new Error('HTTP ' + resp.status);
         return resp.json();

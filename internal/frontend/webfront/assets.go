@@ -9,11 +9,19 @@ import (
 )
 
 // assetRoutes serves the embedded web assets: the chat app at /, the
-// dashboard at /dashboard, and their files under /chat/, /dashboard/ and
+// dashboard at /dashboard (admin.go), and their files under /chat/, /dashboard/ and
 // /vendor/. Directories are not listed: they answer 404.
 func (f *Front) assetRoutes(mux *http.ServeMux) {
+	static := f.static()
+	mux.Handle("GET /chat/", static)
+	mux.Handle("GET /vendor/", static)
+	mux.HandleFunc("GET /{$}", f.page("chat/index.html"))
+}
+
+// static serves the files of the assets; directories answer 404.
+func (f *Front) static() http.Handler {
 	files := http.FileServerFS(f.cfg.Assets)
-	static := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Files only: a directory would be listed.
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 		if st, err := fs.Stat(f.cfg.Assets, name); err != nil || st.IsDir() {
@@ -23,11 +31,6 @@ func (f *Front) assetRoutes(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
-	mux.Handle("GET /chat/", static)
-	mux.Handle("GET /dashboard/", static)
-	mux.Handle("GET /vendor/", static)
-	mux.HandleFunc("GET /{$}", f.page("chat/index.html"))
-	mux.HandleFunc("GET /dashboard", f.page("dashboard/index.html"))
 }
 
 // page serves one HTML page of the assets.

@@ -97,6 +97,13 @@ type Config struct {
 	// listen address's host, "localhost" and the loopback addresses.
 	// Other hosts get 403: the defence against DNS rebinding.
 	AllowedHosts []string
+	// AdminToken, when set, is needed for the operator endpoints
+	// (/metrics, /api/stats, the dashboard): Authorization: Bearer or
+	// ?token= (admin.go).
+	AdminToken string
+	// AdminSeparate keeps the operator endpoints off this door: they are
+	// served by AdminHandler on an address of their own.
+	AdminSeparate bool
 	// LineAddr is the address the TCP (line protocol) door listens on,
 	// which GET /api/doors tells the chat app for its "nc HOST PORT"
 	// hint; empty when there is none.
@@ -252,8 +259,9 @@ func (f *Front) routes() http.Handler {
 	mux.HandleFunc("GET /sse", stream(f.serveSSE))
 	mux.HandleFunc("POST /pub/{topic...}", f.servePublish)
 	mux.HandleFunc("GET /history/{topic...}", f.serveHistory)
-	mux.Handle("GET /metrics", f.collector.Handler())
-	mux.HandleFunc("GET /api/stats", f.serveStats)
+	if !f.cfg.AdminSeparate {
+		f.adminRoutes(mux)
+	}
 	mux.HandleFunc("GET /api/doors", f.serveDoors)
 	mux.HandleFunc("GET /healthz", f.serveHealth)
 	mux.HandleFunc("GET /readyz", f.serveReady)
