@@ -9,7 +9,9 @@
 // an HTTP publish), deliver.go (the delivery layer: a publish's route is
 // queued to each recipient, batched per read and written at the batch's
 // end, big routes in parallel), queue.go (the queue, the writer goroutine,
-// closing), registry.go (live sessions, limits, counters, shutdown).
+// closing), registry.go (live sessions, limits, counters, shutdown),
+// idle.go (the idle timeout: Session.Alive, the registry's sweep, the
+// Prober a door whose clients only listen implements).
 //
 // A door implements the small Transport interface and a Codec for its wire
 // format (registering the format with Registry.Formats), creates a Session
@@ -21,6 +23,9 @@
 // the whole queue to Transport.WriteBatch in one call (one writev on TCP).
 // A client whose queue exceeds its byte limit is a slow consumer: it is
 // told so when possible and disconnected, and nobody else waits for it.
+// A client that shows no sign of life for Limits.IdleTimeout (whatever
+// its door: Do and the door's Alive calls record life) is disconnected
+// with ReasonIdle.
 // Each door maps a CloseReason onto its own close form
 // (Transport.Close(reason)) and renders help and refusals in its own
 // syntax.
