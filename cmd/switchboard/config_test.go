@@ -457,3 +457,26 @@ func serveFile(t *testing.T, file string) (string, *syncBuffer, context.CancelFu
 	testkit.Eventually(t, "the bound address in the logs", func() bool { addr = boundAddr(logs.String()); return addr != "" })
 	return addr, logs, cancel, done
 }
+
+// FuzzServeConfig feeds config files to serve's loader, tables included:
+// whatever the file, loading and checking it (users, permissions,
+// history rules) never panics, and a file that loads also validates or
+// says why.
+func FuzzServeConfig(f *testing.F) {
+	f.Add("max-pending = \"64KiB\"\n")
+	f.Add("[anonymous]\npublish = [\"lobby\"]\nsubscribe = [\"lobby\"]\nnick = false\n")
+	f.Add("[[user]]\nname = \"bot\"\ntoken = \"sha256:" + strings.Repeat("0f", 32) + "\"\npublish = [\"alerts.>\"]\ndeny-publish = [\"alerts.x\"]\n")
+	f.Add("[[user]]\nname = \"a\"\n[[user]]\nname = \"A\"\n")
+	f.Add("[[user]]\nname = \"x\"\ntoken = \"sha256:zz\"\n")
+	f.Add("[[user]]\nname = \"bad name\"\nsubscribe = [\"a..b\"]\n")
+	f.Add("[[history]]\npattern = \"alerts.>\"\nkeep = 1000\nmax-age = \"24h\"\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		l := &loaded{}
+		l.opts = serveOptions(&l.cfg, &l.rt)
+		if err := l.opts.Decode("fuzz.toml", []byte(body)); err != nil {
+			return
+		}
+		l.rt.tables.apply(&l.cfg)
+		_ = l.check() // an error is fine; a panic is not
+	})
+}

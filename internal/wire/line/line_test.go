@@ -44,6 +44,10 @@ func TestParseCommand(t *testing.T) {
 		{in: "/pub a.b", wantUsage: true},
 		{in: "/ping", op: OpPing},
 		{in: "/ping 42", op: OpPing, text: "42"},
+		{in: "/auth s3cret", op: OpAuth, text: "s3cret"},
+		{in: "/AUTH  eyJ.a.b ", op: OpAuth, text: "eyJ.a.b"},
+		{in: "/auth", wantUsage: true},
+		{in: "/auth two words", wantUsage: true},
 		{in: "/quit", op: OpQuit},
 		{in: "/frobnicate", wantUsage: true},
 		{in: "/", wantUsage: true},
@@ -208,7 +212,7 @@ func TestParseCommandAllocs(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN", "/sub a.b since=42", "/sub a.* g since=10m", "/sub a since=", "/history a 5", "/ids on", "/join lobby since=3", "/join a since="} {
+	for _, s := range []string{"hello", "/nick bob", "/sub a.* g", "/pub a b c", "//x", "/", "/msg", "\x1b[2J", "/PiNg 1", "\xff\xfe", "/join \t lobby", "/ join t1", "/ ", "/\tJOIN", "/sub a.b since=42", "/sub a.* g since=10m", "/sub a since=", "/history a 5", "/ids on", "/join lobby since=3", "/join a since=", "/auth tok", "/auth a b", "/auth"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
