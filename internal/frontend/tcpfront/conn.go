@@ -142,9 +142,9 @@ var (
 type reader struct {
 	f       *Front
 	s       *session.Session
-	c       *net.TCPConn
-	rc      syscall.RawConn
-	fd      int      // the socket, for TryWriteBatch (which uses it only under raw)
+	c       net.Conn        // the *net.TCPConn, or the *tls.Conn of a TLS connection (tls.go)
+	rc      syscall.RawConn // nil for a TLS connection
+	fd      int             // the socket, for TryWriteBatch (which uses it only under raw); -1 for TLS
 	raw     rawGuard // keeps TryWriteBatch off fd once Close has begun
 	ticket  *session.Ticket
 	active  time.Time // when bytes last arrived
