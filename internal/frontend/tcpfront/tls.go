@@ -100,7 +100,11 @@ func (f *Front) openTLS(c *net.TCPConn) (*reader, *tlsTransport) {
 	cs := tc.ConnectionState()
 	scfg := f.live.Load().Session
 	scfg.RemoteAddr = remote
-	scfg.CertName = tlsconf.PeerName(&cs)
+	if scfg.CertName = tlsconf.PeerName(&cs); scfg.CertName != "" {
+		// As the web door does: the certificate's name, with the
+		// permissions the server gives it.
+		scfg.Identity = f.reg.Certified(scfg.CertName)
+	}
 	r.s = session.New(f.reg, scfg, t, f.codec)
 	r.s.Info(f.cfg.Banner + " You are " + r.s.Nick() + ". Type /help for commands.")
 	return r, t
