@@ -32,6 +32,12 @@ type tlsServer struct {
 // clients must present a certificate the clients CA signed.
 func startTLS(t *testing.T, cfg tcpfront.Config, clientCerts bool) *tlsServer {
 	t.Helper()
+	return startTLSLimits(t, cfg, clientCerts, session.Limits{})
+}
+
+// startTLSLimits is startTLS with the registry's limits.
+func startTLSLimits(t *testing.T, cfg tcpfront.Config, clientCerts bool, limits session.Limits) *tlsServer {
+	t.Helper()
 	ts := &tlsServer{ca: certtest.NewCA(t, "server CA")}
 	dir := t.TempDir()
 	certFile, keyFile := ts.ca.Server(t).Write(t, dir)
@@ -48,7 +54,7 @@ func startTLS(t *testing.T, cfg tcpfront.Config, clientCerts bool) *tlsServer {
 	cfg.Addr, cfg.TLSAddr, cfg.TLS = "127.0.0.1:0", "127.0.0.1:0", srv.Config()
 	logs := &testkit.Logs{}
 	cfg.Logger = logs.Logger()
-	reg := session.NewRegistry(hub.New(hub.Config{ReservedNicks: reservedNicks}), session.Limits{})
+	reg := session.NewRegistry(hub.New(hub.Config{ReservedNicks: reservedNicks}), limits)
 	f, err := tcpfront.Listen(cfg, reg)
 	if err != nil {
 		t.Fatalf("tcpfront.Listen: %v", err)
@@ -206,4 +212,64 @@ func TestTLSClientCertificates(t *testing.T) {
 	if got := other.Expect("* "); !strings.Contains(got, "alice") {
 		t.Errorf("/who lobby: %q", got)
 	}
+}
+
+// TestTLSEndings: a TLS connection ends as a plain one does: at its idle
+// timeout with the notice, as a slow consumer that does not read (cut
+// without waiting for it: close_notify is not waited for), and at
+// shutdown with the notice; a handshake in progress does not hold a
+// shutdown up.
+func TestTLSEndings(t *testing.T) {
+	t.Parallel()
+	t.Run("idle timeout", func(t *testing.T) {
+		t.Parallel()
+		srv := startTLSLimits(t, tcpfront.Config{}, false, session.Limits{IdleTimeout: 300 * time.Millisecond})
+		c := srv.dialTLS(t)
+		c.ExpectLine("! idle timeout, disconnecting; nothing from the client for 300ms (--idle-timeout)")
+		c.ExpectEOF()
+	})
+	t.Run("slow consumer", func(t *testing.T) {
+		t.Parallel()
+		srv := startTLS(t, tcpfront.Config{SendBuffer: 16 << 10, Session: session.Config{MaxPending: 64 << 10}}, false)
+		slow := srv.dialTLS(t)
+		slow.Send("/sub load")
+		slow.ExpectLine("* subscribed load")
+		pub := dialNick(t, srv.addr, "pub")
+		pad := strings.Repeat("x", 1000)
+		for round := 0; round < 500 && srv.Registry().Stats().SlowConsumers == 0; round++ {
+			var b strings.Builder
+			for i := 0; i < 100; i++ {
+				fmt.Fprintf(&b, "/pub load %d %s\n", i, pad)
+			}
+			pub.Write(b.String())
+			pub.Ping()
+		}
+		if got := srv.Registry().Stats().SlowConsumers; got != 1 {
+			t.Fatalf("SlowConsumers = %d, want 1", got)
+		}
+		testkit.Eventually(t, "the slow TLS consumer's session to end", func() bool { return srv.Registry().Len() == 1 })
+		pub.Quiet()
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		t.Parallel()
+		srv := startTLS(t, tcpfront.Config{}, false)
+		c := srv.dialTLS(t)
+		c.Ping()
+		// A client that connected and sends nothing: its handshake is
+		// in progress when the door closes.
+		half, err := net.DialTimeout("tcp", srv.tlsAddr, timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer half.Close()
+		start := time.Now()
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		c.ExpectLine("* server shutting down")
+		c.ExpectEOF()
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("shutdown took %v with a handshake in progress", d)
+		}
+	})
 }
