@@ -57,6 +57,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	// Doors.
 	s.String(&cfg.TCP.Addr, "tcp-addr", tcpfront.DefaultAddr, "TCP (line protocol) listen address")
 	s.String(&cfg.Web.Addr, "http-addr", webfront.DefaultAddr, "HTTP (web) listen address; empty disables the web door")
+	s.String(&cfg.TCP.TLSAddr, "tcp-tls-addr", "", "TCP listen address of the line protocol over TLS (openssl s_client -connect HOST:PORT); needs --tls-cert and --tls-key or --tls-self-signed; empty = off")
 	s.String(&cfg.TCP.Banner, "banner", tcpfront.DefaultBanner, "welcome sentence of the TCP banner; the nick and the /help hint follow it")
 
 	// Limits.
@@ -95,6 +96,12 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Duration(&cfg.Web.SSEKeepalive, "sse-keepalive", webfront.DefaultSSEKeepalive, "interval of SSE keepalive comments")
 	config.Size(s, &cfg.Web.MaxBody, "max-body", webfront.DefaultMaxBody, "HTTP publish body limit; larger bodies get 413")
 	config.Size(s, &cfg.Web.MaxMessage, "max-ws-message", webfront.DefaultMaxMessage, "WebSocket message size limit; larger messages close the connection (1009)")
+
+	// TLS, every door (docs/security.md#tls).
+	s.String(&cfg.TLS.CertFile, "tls-cert", "", "PEM certificate chain; with --tls-key the web door serves HTTPS and WSS only, and --tcp-tls-addr the line protocol over TLS (TLS 1.2 minimum); SIGHUP reads it again for new connections, a file that fails to load keeps the running one").Reloadable()
+	s.String(&cfg.TLS.KeyFile, "tls-key", "", "PEM private key of --tls-cert").Reloadable()
+	s.String(&cfg.TLS.ClientCAFile, "tls-client-ca", "", "PEM bundle of CAs: every TLS client must present a certificate they sign, and its common name becomes the client's identity; empty = no client certificates").Reloadable()
+	s.Bool(&cfg.TLS.SelfSigned, "tls-self-signed", false, "for trials: serve TLS with a certificate generated in memory for localhost, 127.0.0.1 and ::1; its SHA-256 fingerprint is logged")
 
 	// History (docs/history.md).
 	s.Int(&cfg.History.Keep, "history", history.DefaultKeep, "messages each topic keeps for resume (since=) and /history; 0 = off")

@@ -7,6 +7,7 @@ package linetest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,9 +53,29 @@ func DialRaw(t testing.TB, addr string) *Client {
 func Dial(t testing.TB, addr string) *Client {
 	t.Helper()
 	c := DialRaw(t, addr)
+	c.ReadBanner()
+	return c
+}
+
+// DialTLS connects to a TLS listener of the line protocol with conf and
+// completes the handshake, reading nothing; it returns the dial's or the
+// handshake's error. The connection is closed when the test ends.
+func DialTLS(t testing.TB, addr string, conf *tls.Config) (*Client, error) {
+	t.Helper()
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: Timeout}, Config: conf}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &Client{T: t, Conn: c, R: bufio.NewReader(c)}, nil
+}
+
+// ReadBanner reads the banner line and learns the nick from it.
+func (c *Client) ReadBanner() {
+	c.T.Helper()
 	banner := c.Expect(BannerPrefix)
 	c.Nick = strings.TrimSuffix(strings.TrimPrefix(banner, BannerPrefix), ". Type /help for commands.")
-	return c
 }
 
 // DialNick connects and takes nick.

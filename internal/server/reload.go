@@ -12,7 +12,9 @@ import (
 // connection limits; Limits.IdleTimeout applies to every live session of
 // every door from the registry's next sweep, within a second) and Auth
 // (users, tokens and permissions: every live connection's rights change at
-// once, see session.Registry.SetIdentities). The rest
+// once, see session.Registry.SetIdentities) and TLS (the certificate
+// files are read again and serve new handshakes; one that fails to load
+// keeps the running certificate and is logged, see reloadTLS). The rest
 // of cfg is ignored; the caller reports changes there as needing a
 // restart. An invalid cfg is refused and nothing changes. Safe for
 // concurrent use.
@@ -33,5 +35,6 @@ func (s *Server) Reload(cfg Config) error {
 	if s.web != nil {
 		s.web.SetSession(cfg.Session)
 	}
+	s.reloadTLS(cfg.TLS)
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/metrics"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/tlsconf"
 )
 
 // DefaultShutdownTimeout is the default Config.ShutdownTimeout.
@@ -47,6 +48,10 @@ type Config struct {
 	// (/metrics, /api/stats, the dashboard) on this address instead of
 	// the web door's (admin.go).
 	AdminAddr string
+	// TLS is the certificate every door serves with (tls.go): with it
+	// the web door serves HTTPS and WSS only, and TCP.TLSAddr, when set,
+	// serves the line protocol over TLS. Zero: no TLS.
+	TLS tlsconf.Options
 	// Auth says who is who and what each may do, on every door
 	// (auth.go); its zero value is an open server.
 	Auth AuthConfig
@@ -109,6 +114,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("server: history rule for %q: %w", r.Pattern, err)
 		}
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	// Users, permissions and keys are checked by building them (the key
 	// files are read).
 	_, err := identities(c.Auth)
@@ -152,6 +160,7 @@ type Server struct {
 	tcp     *tcpfront.Front
 	web     *webfront.Front // nil without a web door
 	admin   *adminDoor      // nil without --admin-addr
+	tls     *tlsconf.Server // nil without TLS
 	door    []door
 	cluster *clusterRun // the backplane and embedded NATS, when clustered
 	fdCap   int         // connections the descriptor limit leaves room for; 0: no bound
@@ -217,9 +226,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.metrics = m
+	if err := s.setupTLS(); err != nil {
+		s.closeCluster()
+		return nil, err
+	}
 	tcfg := cfg.TCP
 	tcfg.Session = cfg.Session
 	tcfg.Logger = log
+	if tcfg.TLSAddr != "" {
+		tcfg.TLS = s.tls.Config()
+	}
 	tcp, err := tcpfront.Listen(tcfg, s.reg)
 	if err != nil {
 		s.closeCluster()
@@ -228,6 +244,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.tcp = tcp
 	s.door = append(s.door, tcp)
 	log.Info("tcp door listening", "addr", tcp.Addr().String())
+	if a := tcp.TLSAddr(); a != nil {
+		log.Info("tcp door listening for TLS", "addr", a.String())
+	}
 	if err := s.setupWeb(); err != nil {
 		_ = tcp.Close()
 		s.closeCluster()

@@ -21,13 +21,16 @@ func (s *Server) setupWeb() error {
 	w.Logger = s.log
 	w.Metrics = s.metrics
 	w.LineAddr = s.tcp.Addr().String()
+	if s.tls != nil {
+		w.TLS = s.tls.Config()
+	}
 	f, err := webfront.Listen(w, s.hub, s.reg)
 	if err != nil {
 		return err
 	}
 	s.web = f
 	s.door = append(s.door, f)
-	s.log.Info("web door listening", "addr", f.Addr().String())
+	s.log.Info("web door listening", "addr", f.Addr().String(), "https", s.tls != nil)
 	if s.cfg.AdminAddr != "" {
 		a, err := listenAdmin(s.cfg.AdminAddr, f.AdminHandler(), s.log)
 		if err != nil {

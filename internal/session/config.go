@@ -24,6 +24,10 @@ type Config struct {
 	Door string
 	// RemoteAddr is the peer's address, for logs and per-IP limits.
 	RemoteAddr string
+	// CertName is the verified TLS client certificate's common name; the
+	// session takes it as the identity. Empty without a verified client
+	// certificate (no TLS, or no --tls-client-ca).
+	CertName string
 	// MaxPending is the outbound queue limit in bytes (default
 	// DefaultMaxPending). Past it the client is a slow consumer.
 	MaxPending int

@@ -44,7 +44,14 @@ type WS struct {
 // welcome frame; the connection is closed when the test ends.
 func DialWS(t testing.TB, base, query string, hdr http.Header) *WS {
 	t.Helper()
-	c, err := TryDialWS(base, query, hdr)
+	return DialWSWith(t, nil, base, query, hdr)
+}
+
+// DialWSWith is DialWS through the HTTP client hc (nil: the default
+// one), e.g. one that trusts a test CA for wss://.
+func DialWSWith(t testing.TB, hc *http.Client, base, query string, hdr http.Header) *WS {
+	t.Helper()
+	c, err := TryDialWSWith(hc, base, query, hdr)
 	if err != nil {
 		t.Fatalf("dial ws: %v", err)
 	}
@@ -57,9 +64,15 @@ func DialWS(t testing.TB, base, query string, hdr http.Header) *WS {
 // TryDialWS opens /ws+query on base and returns the connection or the
 // error (with the HTTP status when the server answered).
 func TryDialWS(base, query string, hdr http.Header) (*websocket.Conn, error) {
+	return TryDialWSWith(nil, base, query, hdr)
+}
+
+// TryDialWSWith is TryDialWS through the HTTP client hc (nil: the
+// default one).
+func TryDialWSWith(hc *http.Client, base, query string, hdr http.Header) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, WSURL(base, "/ws"+query), &websocket.DialOptions{HTTPHeader: hdr})
+	c, resp, err := websocket.Dial(ctx, WSURL(base, "/ws"+query), &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w (status %d)", err, resp.StatusCode)

@@ -142,10 +142,10 @@ var (
 type reader struct {
 	f       *Front
 	s       *session.Session
-	c       *net.TCPConn
-	rc      syscall.RawConn
-	fd      int      // the socket, for TryWriteBatch (which uses it only under raw)
-	raw     rawGuard // keeps TryWriteBatch off fd once Close has begun
+	c       net.Conn        // the *net.TCPConn, or the *tls.Conn of a TLS connection (tls.go)
+	rc      syscall.RawConn // nil for a TLS connection
+	fd      int             // the socket, for TryWriteBatch (which uses it only under raw); -1 for TLS
+	raw     rawGuard        // keeps TryWriteBatch off fd once Close has begun
 	ticket  *session.Ticket
 	active  time.Time // when bytes last arrived
 	partial []byte    // an incomplete line carried to the next read

@@ -28,4 +28,10 @@
 // raw descriptor. The door guards that raw write itself (rawGuard): once
 // Close has begun no raw write reaches the descriptor, so a client's bytes
 // can never go to a socket the kernel reused for another.
+//
+// With Config.TLSAddr the door has a second listener whose connections
+// speak the same protocol inside TLS (tls.go). They take the plain
+// net.Conn path — a goroutine blocked in tls.Conn.Read, writes only from
+// the session's writer, no parking — because the raw-descriptor reads and
+// writes above would bypass the TLS records.
 package tcpfront

@@ -1,6 +1,8 @@
 package tcpfront
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +54,15 @@ type Config struct {
 	ParkAfter time.Duration
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
+	// TLSAddr, when set, is the address of a second listener that speaks
+	// the same line protocol inside TLS (--tcp-tls-addr); it needs TLS.
+	// Its connections take the plain net.Conn path (tls.go). Empty: no
+	// TLS listener.
+	TLSAddr string
+	// TLS is the TLS listener's server config (tlsconf.Server.Config):
+	// its certificate may change between handshakes; nil without
+	// TLSAddr.
+	TLS *tls.Config
 }
 
 // Front is a listening TCP door. Serve accepts connections until Close;
@@ -62,6 +73,9 @@ type Front struct {
 	live    atomic.Pointer[Reloadable] // the settings SetReloadable may change
 	reg     *session.Registry
 	ln      *net.TCPListener
+	tlsLn   *net.TCPListener // nil without Config.TLSAddr
+	hsCtx   context.Context  // ends TLS handshakes in progress when Close cancels it
+	hsStop  context.CancelFunc
 	log     *slog.Logger
 	closed  atomic.Bool
 	conns   sync.WaitGroup
@@ -98,11 +112,24 @@ func Listen(cfg Config, reg *session.Registry) (*Front, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.TLSAddr != "" && cfg.TLS == nil {
+		return nil, errors.New("tcp door: a TLS address needs a TLS config")
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("tcp door: listen on %s: %w", cfg.Addr, err)
 	}
 	f := &Front{cfg: cfg, reg: reg, ln: ln.(*net.TCPListener), log: cfg.Logger, workers: newWorkers(), codec: codec}
+	f.hsCtx, f.hsStop = context.WithCancel(context.Background())
+	if cfg.TLSAddr != "" {
+		tln, err := net.Listen("tcp", cfg.TLSAddr)
+		if err != nil {
+			_ = ln.Close()
+			f.hsStop()
+			return nil, fmt.Errorf("tcp door: listen for TLS on %s: %w", cfg.TLSAddr, err)
+		}
+		f.tlsLn = tln.(*net.TCPListener)
+	}
 	f.live.Store(&Reloadable{Session: cfg.Session})
 	f.parker = newParker(f)
 	f.pool.New = func() any { b := make([]byte, readBufSize); return &b }
@@ -133,13 +160,41 @@ const readBufSize = 32 << 10
 // Addr returns the bound address.
 func (f *Front) Addr() net.Addr { return f.ln.Addr() }
 
-// Serve accepts connections until Close is called, backing off on
-// temporary errors such as running out of file descriptors. It returns nil
-// after Close.
+// TLSAddr returns the TLS listener's bound address, or nil without one.
+func (f *Front) TLSAddr() net.Addr {
+	if f.tlsLn == nil {
+		return nil
+	}
+	return f.tlsLn.Addr()
+}
+
+// Serve accepts connections on every listener of the door until Close is
+// called, backing off on temporary errors such as running out of file
+// descriptors. It returns nil after Close; if one listener fails, it
+// closes the door and returns that error.
 func (f *Front) Serve() error {
+	if f.tlsLn == nil {
+		return f.accept(f.ln, f.serveConn)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- f.accept(f.ln, f.serveConn) }()
+	go func() { errc <- f.accept(f.tlsLn, f.serveTLSConn) }()
+	err := <-errc
+	if err != nil {
+		_ = f.Close()
+	}
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// accept is one listener's accept loop: each connection gets serve in a
+// goroutine of its own, counted in f.conns.
+func (f *Front) accept(ln *net.TCPListener, serve func(*net.TCPConn)) error {
 	var delay time.Duration
 	for {
-		c, err := f.ln.AcceptTCP()
+		c, err := ln.AcceptTCP()
 		if err != nil {
 			if f.closed.Load() {
 				return nil
@@ -154,7 +209,7 @@ func (f *Front) Serve() error {
 		}
 		delay = 0
 		f.conns.Add(1) // released when the connection ends, see runConn
-		go f.serveConn(c)
+		go serve(c)
 	}
 }
 
@@ -182,13 +237,19 @@ func isTemporary(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// Close stops accepting. Existing connections are left to the session
-// registry's Shutdown.
+// Close stops accepting, and ends the TLS handshakes in progress (those
+// connections are no sessions yet). Existing connections are left to the
+// session registry's Shutdown.
 func (f *Front) Close() error {
 	if f.closed.Swap(true) {
 		return nil
 	}
-	return f.ln.Close()
+	f.hsStop()
+	err := f.ln.Close()
+	if f.tlsLn != nil {
+		err = errors.Join(err, f.tlsLn.Close())
+	}
+	return err
 }
 
 // Stats is a snapshot of the door's connection machinery.

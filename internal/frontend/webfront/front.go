@@ -2,6 +2,7 @@ package webfront
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/hub"
 	"github.com/switchboard-hub/switchboard/internal/metrics"
 	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/tlsconf"
 	"github.com/switchboard-hub/switchboard/web"
 )
 
@@ -110,6 +112,12 @@ type Config struct {
 	LineAddr string
 	// Logger receives the door's logs (default slog.Default()).
 	Logger *slog.Logger
+	// TLS, when set, makes the door serve HTTPS (and so WSS) only, with
+	// this server config (tlsconf.Server.Config: its certificate may
+	// change between handshakes). Plain HTTP on the port gets net/http's
+	// 400. The door speaks HTTP/1.1 over TLS as over plain TCP: no ALPN,
+	// so no HTTP/2, which WebSocket upgrades cannot use.
+	TLS *tls.Config
 }
 
 func (c *Config) setDefaults() {
@@ -187,6 +195,12 @@ func Listen(cfg Config, h *hub.Hub, reg *session.Registry) (*Front, error) {
 		return nil, fmt.Errorf("web door: listen on %s: %w", f.cfg.Addr, err)
 	}
 	f.ln = &admitListener{Listener: ln, reg: reg}
+	if f.cfg.TLS != nil {
+		// Admission first, then TLS: a connection counts from its
+		// accept, before its handshake; net/http runs the handshake,
+		// bounded by the request timeouts.
+		f.ln = tls.NewListener(f.ln, f.cfg.TLS)
+	}
 	return f, nil
 }
 
@@ -445,10 +459,12 @@ func (f *Front) SetSession(c session.Config) {
 	f.session.Store(&c)
 }
 
-// sessionConfig returns the session settings for one stream.
-func (f *Front) sessionConfig(door, remote string) session.Config {
+// sessionConfig returns the session settings for one stream of request r,
+// with the common name of its verified TLS client certificate, if any.
+func (f *Front) sessionConfig(door string, r *http.Request) session.Config {
 	c := *f.session.Load()
 	c.Door = door
-	c.RemoteAddr = remote
+	c.RemoteAddr = r.RemoteAddr
+	c.CertName = tlsconf.PeerName(r.TLS)
 	return c
 }

@@ -2,6 +2,7 @@ package webfront
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
@@ -90,8 +91,11 @@ func (c *admittedConn) CloseWrite() error {
 type connKey struct{}
 
 // connContext puts the connection into its requests' context
-// (http.Server.ConnContext).
+// (http.Server.ConnContext); under TLS, the connection beneath.
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	if ac, ok := c.(*admittedConn); ok {
 		return context.WithValue(ctx, connKey{}, ac)
 	}

@@ -132,7 +132,7 @@ func (f *Front) serveSSE(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell proxies not to buffer the stream
 	t := &sseTransport{w: w, rc: rc, closed: make(chan struct{}), probe: make(chan struct{}, 1)}
-	cfg := f.sessionConfig("sse", r.RemoteAddr)
+	cfg := f.sessionConfig("sse", r)
 	cfg.Identity = id
 	s := session.New(f.reg, cfg, t, f.sseCodec())
 	t.s.Store(s)

@@ -161,7 +161,7 @@ func (f *Front) serveWS(w http.ResponseWriter, r *http.Request) {
 	// Deferred first, so it runs after EndServing has closed the
 	// connection.
 	defer t.endPings()
-	cfg := f.sessionConfig("ws", r.RemoteAddr)
+	cfg := f.sessionConfig("ws", r)
 	cfg.Identity = id
 	s = session.New(f.reg, cfg, t, jsonCodec{f.formats})
 	reason := session.ReasonClientGone
