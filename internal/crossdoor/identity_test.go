@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/identity"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/session"
+	"github.com/switchboard-hub/switchboard/internal/testkit/certtest"
 	"github.com/switchboard-hub/switchboard/internal/webtest"
 )
 
@@ -33,12 +36,41 @@ type idClient interface {
 type idDoor struct {
 	name string
 	dial func(t *testing.T, ts *testServer, token string) (idClient, string)
+	// cfg, if set, adjusts the server for the door (TLS).
+	cfg func(t *testing.T, c *server.Config)
 }
 
 var idDoors = []idDoor{
-	{"tcp", dialLineAs},
-	{"ws", dialWSAs},
-	{"sse+http", dialSSEAs},
+	{"tcp", dialLineAs, nil},
+	{"tcp+tls", dialLineTLSAs, withLineTLS},
+	{"ws", dialWSAs, nil},
+	{"sse+http", dialSSEAs, nil},
+}
+
+// lineCA signs the certificate of the line protocol's TLS listener in
+// the tcp+tls runs.
+var lineCA struct {
+	once sync.Once
+	ca   *certtest.CA
+}
+
+// withLineTLS serves the line protocol over TLS too (the web door keeps
+// plain HTTP: the certificate goes to the TCP door only in these runs,
+// so the TLS settings below are the TCP door's).
+func withLineTLS(t *testing.T, c *server.Config) {
+	lineCA.once.Do(func() { lineCA.ca = certtest.NewCA(t, "crossdoor CA") })
+	cert, key := lineCA.ca.Server(t).Write(t, t.TempDir())
+	c.TLS.CertFile, c.TLS.KeyFile = cert, key
+	c.TCP.TLSAddr = "127.0.0.1:0"
+}
+
+func dialLineTLSAs(t *testing.T, ts *testServer, token string) (idClient, string) {
+	lc, err := linetest.DialTLS(t, ts.TCPTLSAddr(), lineCA.ca.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.ReadBanner()
+	return authLine(&lineAs{lc}, token)
 }
 
 // The identities of the scenario: the worked example of docs/security.md
@@ -66,6 +98,9 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 			ts := startServer(t, func(c *server.Config) {
 				c.Auth.Users, c.Auth.Anonymous = idUsers, idAnonymous
 				c.Auth.JWT.SecretFile = secret.file
+				if d.cfg != nil {
+					d.cfg(t, c)
+				}
 			})
 			for _, tc := range []struct{ token, want string }{
 				{"guess", "bad token"},
@@ -124,12 +159,21 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 			if got := reader.Next(); got != "alerts.cpu on alerts.cpu" {
 				t.Fatalf("reader got %q first, want alerts.cpu (alerts.disk must be filtered)", got)
 			}
-			// Refusals are counted by door and kind; tokens never show.
-			_, _, metrics := webtest.Get(t, ts.base+"/metrics")
-			door := map[string]string{"tcp": "tcp", "ws": "ws", "sse+http": "http"}[d.name]
+			// Refusals are counted by door and kind, and /metrics shows
+			// them (over HTTPS when the server has a certificate);
+			// tokens never show.
+			door := map[string]string{"tcp": "tcp", "tcp+tls": "tcp", "ws": "ws", "sse+http": "http"}[d.name]
+			counts := ts.Registry().Violations()
 			for _, kind := range []string{"auth", "publish"} {
-				if !strings.Contains(metrics, `switchboard_session_violations_total{door="`+door+`",kind="`+kind+`"}`) {
-					t.Errorf("no %s violations counted for door %s", kind, door)
+				if counts[session.Violation{Door: door, Kind: kind}] == 0 {
+					t.Errorf("no %s violations counted for door %s: %v", kind, door, counts)
+				}
+			}
+			metrics := ""
+			if d.cfg == nil {
+				_, _, metrics = webtest.Get(t, ts.base+"/metrics")
+				if !strings.Contains(metrics, `switchboard_session_violations_total{door="`+door+`",kind="publish"}`) {
+					t.Errorf("/metrics does not show the violations")
 				}
 			}
 			if strings.Contains(metrics, "secret") || strings.Contains(ts.Logs.Text(), "-secret") {
@@ -175,7 +219,11 @@ func signHS(t *testing.T, key, sub string, ttl time.Duration, p *identity.Permis
 type lineAs struct{ *linetest.Client }
 
 func dialLineAs(t *testing.T, ts *testServer, token string) (idClient, string) {
-	c := &lineAs{linetest.Dial(t, ts.TCP)}
+	return authLine(&lineAs{linetest.Dial(t, ts.TCP)}, token)
+}
+
+// authLine presents token with /auth, unless it is empty.
+func authLine(c *lineAs, token string) (idClient, string) {
 	if token == "" {
 		return c, ""
 	}
