@@ -361,7 +361,7 @@ func TestRestore(t *testing.T) {
 	for _, m := range []*hub.Message{
 		{Topic: "t", Text: "a", Seq: 4, Epoch: ep, Journal: 10, Time: time.Now().UnixNano()},
 		{Topic: "t", Text: "b", Seq: 5, Epoch: ep, Journal: 11, Time: time.Now().UnixNano()},
-		{Topic: "t", Text: "old", Seq: 5, Epoch: ep, Journal: 12, Time: time.Now().UnixNano()}, // not after 5
+		{Topic: "t", Text: "old", Seq: 5, Epoch: ep, Journal: 12, Time: time.Now().UnixNano()},  // not after 5
 		{Topic: "t", Text: "other", Seq: 6, Epoch: 7, Journal: 13, Time: time.Now().UnixNano()}, // another epoch
 	} {
 		st.Restore(m)
