@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
@@ -417,5 +419,33 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	checkRun(t, "SSE back with an id from before the restart", seqs["t"], 4, 7)
 	if _, a := getHistory(t, srv2, "t?since=3@"+before.Epoch); len(a.Gaps) != 0 || len(a.Messages) != 4 || a.Messages[0].Text != "4" || a.Messages[3].Text != "2" {
 		t.Fatalf("GET /history after the restart: %+v", a)
+	}
+}
+
+// TestStoreRefusals: --store needs history to keep and a single node.
+func TestStoreRefusals(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		mod  func(*server.Config)
+		want string
+	}{
+		{"no history", func(c *server.Config) { c.StoreDir = t.TempDir() }, "--store needs history"},
+		{"cluster", func(c *server.Config) {
+			c.History.Keep, c.StoreDir, c.Cluster.URLs = 10, t.TempDir(), []string{"nats://127.0.0.1:1"}
+		}, "single node"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}
+			tt.mod(&cfg)
+			srv, err := server.New(cfg, slog.New(slog.DiscardHandler))
+			if err == nil {
+				_ = srv.Shutdown(context.Background())
+				t.Fatal("server.New accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want one containing %q", err, tt.want)
+			}
+		})
 	}
 }
