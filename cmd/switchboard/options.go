@@ -107,6 +107,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Int(&cfg.History.Keep, "history", history.DefaultKeep, "messages each topic keeps for resume (since=) and /history; 0 = off")
 	s.Duration(&cfg.History.MaxAge, "history-max-age", history.DefaultMaxAge, "how long a kept message stays at most")
 	config.Size(s, &cfg.History.MaxBytes, "history-max-bytes", history.DefaultMaxBytes, "memory for kept messages over all topics; past it the oldest message of any topic goes first")
+	s.String(&cfg.StoreDir, "store", "", "directory where history is kept across restarts on this node (JetStream's file store in an embedded NATS server); empty = memory only, a restart loses it; not with --cluster")
 	s.List(&cfg.HistoryRules, "history-rule", nil, "per-pattern retention, comma-separated PATTERN=KEEP[/MAXAGE][/drop-oldest], first match wins (before the config file's [[history]] tables), e.g. \"alerts.>=1000/24h,metrics.>=0,prices.>=10/drop-oldest\"; drop-oldest: a subscriber that falls behind on those topics loses their oldest queued messages, with a gap marker, instead of being disconnected")
 
 	// Cluster (docs/cluster.md).

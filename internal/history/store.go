@@ -44,6 +44,12 @@ type Config struct {
 	// Now is the clock, in Unix nanoseconds (default the wall clock); for
 	// tests.
 	Now func() int64
+	// Persist, when set, is given every message the store keeps once it
+	// is numbered (outside the store's lock, so calls may interleave;
+	// Journal orders them): a durable store writes it down, and gives it
+	// back with Restore after a restart. It must not block for long: it
+	// runs on the publisher's path.
+	Persist func(m *hub.Message)
 }
 
 // Stats counts what a Store holds and has let go.
@@ -181,6 +187,16 @@ func (st *Store) Keeps(topic string) bool {
 // Record implements hub.History: it numbers m and keeps it, unless m's
 // topic keeps nothing, and marks it Lossy when its rule says drop-oldest.
 func (st *Store) Record(m *hub.Message, remote bool) bool {
+	kept, fresh := st.record(m, remote)
+	if fresh && st.cfg.Persist != nil {
+		st.cfg.Persist(m)
+	}
+	return kept
+}
+
+// record is Record under the lock; fresh says m was numbered now (not a
+// remote duplicate).
+func (st *Store) record(m *hub.Message, remote bool) (kept, fresh bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := st.streams[m.Topic]
@@ -188,7 +204,7 @@ func (st *Store) Record(m *hub.Message, remote bool) bool {
 		keep, age, policy := st.limits(m.Topic)
 		m.Lossy = policy == PolicyDropOldest
 		if keep <= 0 {
-			return false
+			return false, false
 		}
 		s = &stream{topic: m.Topic, epoch: newEpoch(), keep: keep, maxAge: int64(age), born: st.journal, lossy: m.Lossy}
 		st.streams[m.Topic] = s
@@ -196,7 +212,7 @@ func (st *Store) Record(m *hub.Message, remote bool) bool {
 	}
 	m.Lossy = s.lossy
 	if remote && st.seenRemoteLocked(s, m) {
-		return true
+		return true, false
 	}
 	origin := remoteSeen{node: m.SenderNode, epoch: m.Epoch, seq: m.Seq}
 	s.seq++
@@ -217,7 +233,7 @@ func (st *Store) Record(m *hub.Message, remote bool) bool {
 	st.expireLocked(s, m.Time)
 	st.sweepLocked(m.Time)
 	st.capLocked()
-	return true
+	return true, true
 }
 
 // seenRemoteLocked gives m the numbering of its earlier copy, if this
@@ -489,4 +505,68 @@ func (st *Store) Top(topic string) (Position, bool) {
 		return Position{}, false
 	}
 	return Position{Epoch: s.epoch, Seq: s.seq}, true
+}
+
+// Restore puts back a message a durable store kept (Config.Persist) with
+// the numbering it had: m's Seq, Epoch, Journal and Time are as recorded.
+// Messages must come in journal order; one whose topic keeps nothing now,
+// or that does not follow its topic's numbering, is skipped. A topic's
+// messages missing before the first restored one are reported as gaps,
+// as trimmed ones are. Retention applies as when recording. It reports
+// whether m was kept.
+func (st *Store) Restore(m *hub.Message) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.streams[m.Topic]
+	if s == nil {
+		keep, age, policy := st.limits(m.Topic)
+		if keep <= 0 || m.Epoch == 0 || m.Seq == 0 {
+			return false
+		}
+		s = &stream{topic: m.Topic, epoch: m.Epoch, keep: keep, maxAge: int64(age), lossy: policy == PolicyDropOldest}
+		st.streams[m.Topic] = s
+		st.bytes += topicOverhead + int64(len(m.Topic))
+	}
+	if m.Epoch != s.epoch || m.Seq <= s.seq {
+		return false
+	}
+	if m.Seq > s.seq+1 {
+		// What came before was not kept: as if trimmed.
+		s.gone, s.goneAt, s.goneJ = m.Seq-1, m.Time, m.Journal-1
+	}
+	s.seq = m.Seq
+	st.journal = max(st.journal, m.Journal)
+	m.Lossy = s.lossy
+	s.msgs.push(m)
+	st.order.push(ref{s: s, seq: m.Seq})
+	st.bytes += Size(m)
+	for s.msgs.len() > s.keep {
+		st.dropFrontLocked(s, false)
+	}
+	st.expireLocked(s, st.cfg.Now())
+	st.capLocked()
+	return true
+}
+
+// RestoreJournal gives the store the journal epoch a durable store kept,
+// and a journal at least at journal, so that positions in the journal
+// (SSE ids) stay valid across a restart. Call it before any Record.
+func (st *Store) RestoreJournal(epoch uint32, journal uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if epoch != 0 {
+		st.epoch = epoch
+	}
+	st.journal = max(st.journal, journal)
+}
+
+// Bounds returns the most any topic keeps, by count and by age, over the
+// store's default and its rules: what a durable copy must hold at least.
+func (st *Store) Bounds() (keep int, maxAge time.Duration) {
+	keep, maxAge = st.cfg.Keep, st.cfg.MaxAge
+	for _, r := range st.cfg.Rules {
+		keep = max(keep, r.Keep)
+		maxAge = max(maxAge, r.MaxAge)
+	}
+	return keep, maxAge
 }

@@ -349,3 +349,34 @@ func TestHubNumbering(t *testing.T) {
 		t.Fatalf("store keeps %d messages, want the 2 on kept (no private ones)", n)
 	}
 }
+
+// TestRestore: messages a durable store gives back keep their numbering
+// and epoch; what is missing before the first one is a gap, one out of
+// order or of another epoch is skipped, and the journal goes on from the
+// highest place restored.
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	st := history.New(history.Config{Keep: 3})
+	const ep = 0x1234abcd
+	for _, m := range []*hub.Message{
+		{Topic: "t", Text: "a", Seq: 4, Epoch: ep, Journal: 10, Time: time.Now().UnixNano()},
+		{Topic: "t", Text: "b", Seq: 5, Epoch: ep, Journal: 11, Time: time.Now().UnixNano()},
+		{Topic: "t", Text: "old", Seq: 5, Epoch: ep, Journal: 12, Time: time.Now().UnixNano()},  // not after 5
+		{Topic: "t", Text: "other", Seq: 6, Epoch: 7, Journal: 13, Time: time.Now().UnixNano()}, // another epoch
+	} {
+		st.Restore(m)
+	}
+	st.RestoreJournal(0x55, 13)
+	res := st.Read([]string{"t"}, history.Since{Kind: history.SinceSeq, Seq: 1, Epoch: ep}, 0)
+	if len(res.Msgs) != 2 || res.Msgs[0].Text != "a" || res.Msgs[1].Text != "b" {
+		t.Fatalf("restored %+v", res.Msgs)
+	}
+	if len(res.Gaps) != 1 || res.Gaps[0].Missed != 2 || res.Gaps[0].Lost {
+		t.Fatalf("gaps %+v, want 2 missed (2 and 3)", res.Gaps)
+	}
+	m := &hub.Message{Kind: hub.KindMessage, Topic: "t", Text: "c", Time: time.Now().UnixNano()}
+	st.Record(m, false)
+	if m.Seq != 6 || m.Epoch != ep || m.Journal != 14 || st.Epoch() != 0x55 {
+		t.Fatalf("next message numbered %d@%x journal %d, store epoch %x", m.Seq, m.Epoch, m.Journal, st.Epoch())
+	}
+}

@@ -104,10 +104,15 @@ func (s *Server) ClusterStatus() (natsbp.Status, error) {
 	return natsbp.Status{}, ErrNoCluster
 }
 
-// closeCluster disconnects the backplane, if any. It runs after every
-// session has ended, so the other nodes hear every local member leave,
-// then a goodbye.
+// closeCluster closes the durable history store (--store), if any, and
+// disconnects the backplane, if any. It runs after every session has
+// ended, so every kept message has been written and the other nodes hear
+// every local member leave, then a goodbye.
 func (s *Server) closeCluster() {
+	if err := s.store.close(); err != nil {
+		s.log.Warn("history store closed with writes unacknowledged", "err", err)
+	}
+	s.store = nil
 	run := s.cluster
 	if run == nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
@@ -376,5 +378,74 @@ func TestRestartChangesEpoch(t *testing.T) {
 	_, a := getHistory(t, srv2, "t?since="+strconv.Itoa(3))
 	if len(a.Gaps) != 1 || !a.Gaps[0].Lost {
 		t.Fatalf("a seq past the new top must say the history was lost: %+v", a)
+	}
+}
+
+// TestStoreSurvivesRestart: with --store a restarted server keeps the
+// history, its numbering and its epochs: a client back from a position
+// taken before the restart gets exactly what it missed, with no marker,
+// and SSE ids stay valid. Without --store the same position is reported
+// lost (TestRestartChangesEpoch).
+func TestStoreSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	withStore := func(c *server.Config) { c.History = history.Config{Keep: 10}; c.StoreDir = dir }
+	srv1, _ := startWeb(t, webfront.Config{}, withStore)
+	publishN(t, srv1.TCPAddr(), "t", 5)
+	_, before := getHistory(t, srv1, "t")
+	ch, cut := sseStream(t, "http://"+srv1.HTTPAddr()+"/sse?topic=t&since=2", "")
+	_, id := sseSeqs(t, ch, map[string]uint64{"t": 3}) // the SSE id of #3
+	cut()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	srv2, _ := startWeb(t, webfront.Config{}, withStore)
+	_, after := getHistory(t, srv2, "t")
+	if before.Epoch == "" || after.Epoch != before.Epoch || after.Seq != 5 || len(after.Messages) != 5 {
+		t.Fatalf("before the restart %+v, after %+v: want the same epoch and the 5 messages", before, after)
+	}
+	publishN(t, srv2.TCPAddr(), "t", 2) // #6 and #7, numbered on
+	c := linetest.Dial(t, srv2.TCPAddr())
+	c.Send("/ids on", "/sub t since=3@"+before.Epoch)
+	c.Expect("* ids on")
+	c.ExpectLine("* subscribed t")
+	checkRun(t, "resumed across the restart", lineSeqs(t, c, "t", 7), 4, 7)
+	ch2, cut2 := sseStream(t, "http://"+srv2.HTTPAddr()+"/sse?topic=t", id)
+	defer cut2()
+	seqs, _ := sseSeqs(t, ch2, map[string]uint64{"t": 7})
+	checkRun(t, "SSE back with an id from before the restart", seqs["t"], 4, 7)
+	if _, a := getHistory(t, srv2, "t?since=3@"+before.Epoch); len(a.Gaps) != 0 || len(a.Messages) != 4 || a.Messages[0].Text != "4" || a.Messages[3].Text != "2" {
+		t.Fatalf("GET /history after the restart: %+v", a)
+	}
+}
+
+// TestStoreRefusals: --store needs history to keep and a single node.
+func TestStoreRefusals(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		mod  func(*server.Config)
+		want string
+	}{
+		{"no history", func(c *server.Config) { c.StoreDir = t.TempDir() }, "--store needs history"},
+		{"cluster", func(c *server.Config) {
+			c.History.Keep, c.StoreDir, c.Cluster.URLs = 10, t.TempDir(), []string{"nats://127.0.0.1:1"}
+		}, "single node"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}
+			tt.mod(&cfg)
+			srv, err := server.New(cfg, slog.New(slog.DiscardHandler))
+			if err == nil {
+				_ = srv.Shutdown(context.Background())
+				t.Fatal("server.New accepted it")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err %v, want one containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
 	"github.com/switchboard-hub/switchboard/internal/frontend/tcpfront"
 	"github.com/switchboard-hub/switchboard/internal/frontend/webfront"
 	"github.com/switchboard-hub/switchboard/internal/history"
@@ -71,6 +72,11 @@ type Config struct {
 	// (docs/history.md). Its zero value keeps none; the command line's
 	// default keeps history.DefaultKeep per topic.
 	History history.Config
+	// StoreDir, when set, keeps history across restarts on this node:
+	// every kept message is also written to JetStream's file store in an
+	// embedded NATS server storing in this directory, and read back at
+	// start with its numbering and epochs (store.go). Not with Cluster.
+	StoreDir string
 	// HistoryRules are per-pattern retention overrides as the command
 	// line writes them (PATTERN=KEEP[/MAXAGE][/POLICY], see
 	// history.ParseRule); New parses them and puts them before
@@ -108,6 +114,9 @@ func (c Config) Validate() error {
 		if _, err := history.ParseRule(r); err != nil {
 			return fmt.Errorf("server: --history-rule: %w", err)
 		}
+	}
+	if c.StoreDir != "" && c.Cluster.enabled() {
+		return errStoreCluster
 	}
 	for _, r := range c.History.Rules {
 		if err := r.Validate(); err != nil {
@@ -163,6 +172,7 @@ type Server struct {
 	tls     *tlsconf.Server // nil without TLS
 	door    []door
 	cluster *clusterRun // the backplane and embedded NATS, when clustered
+	store   *storeRun   // the durable history of --store, if any
 	fdCap   int         // connections the descriptor limit leaves room for; 0: no bound
 	metrics *metrics.Collector
 	quit    chan struct{}  // closed by Shutdown: stops the metrics sampler
@@ -201,8 +211,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{}), quit: make(chan struct{})}
 	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
-	if st := newHistory(&s.cfg); st != nil {
+	var setDurable func(*natsbp.Durable)
+	if cfg.StoreDir != "" {
+		setDurable = prepareStore(&s.cfg)
+	}
+	st := newHistory(&s.cfg)
+	if st != nil {
 		hcfg.History = st
+	}
+	if cfg.StoreDir != "" {
+		if s.store, err = openStore(cfg.StoreDir, st, setDurable); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.setupCluster(&hcfg); err != nil {
 		return nil, err

@@ -266,7 +266,14 @@ func (s *Session) subscribeSince(r Request) *Error {
 // reconnect.
 func (s *Session) joinSince(r Request) *Error {
 	if s.reg.history == nil {
-		return s.join(r) // no backlog to show: a plain join
+		// No backlog to show: a plain join ("all" is what the chat app
+		// asks on every first join), telling a client that asked for
+		// what it missed that nothing can be replayed.
+		e := s.join(r)
+		if e == nil && r.Since != "all" {
+			s.Info("this server keeps no history (--history 0): what was missed in " + r.Arg + " cannot be replayed")
+		}
+		return e
 	}
 	since, e := s.parseSince(r.Since, r.Arg)
 	if e != nil {

@@ -170,6 +170,19 @@ func TestSinceWithoutHistory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Text, "no history") {
 		t.Fatalf("since= without history: %v", err)
 	}
+	// A join works, and says that nothing can be replayed unless it
+	// asked for "all" (the chat app's first join).
+	s2, tr := e.open(t, session.Config{})
+	if err := s2.Do(session.Request{Op: session.OpJoin, Arg: "r", Since: "all"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Do(session.Request{Op: session.OpJoin, Arg: "q", Since: "5"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the answers", func() bool { return len(tr.frames()) == 3 })
+	if f := tr.frames(); strings.Contains(f[0], "history") || !strings.Contains(f[2], "cannot be replayed") {
+		t.Fatalf("joins without history: %q", f)
+	}
 }
 
 // TestSlowConsumerSaysWhereToResume: a session that uses positions and is

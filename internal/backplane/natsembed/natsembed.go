@@ -34,7 +34,21 @@ type Server struct {
 // Start runs a NATS server listening on addr ("host:port"; port 0 or an
 // empty addr picks a free port on 127.0.0.1) and returns once it accepts
 // connections.
-func Start(addr string) (*Server, error) {
+func Start(addr string) (*Server, error) { return start(addr, "") }
+
+// StartJetStream is Start with JetStream enabled, its file store in dir
+// (created if missing): what `switchboard serve --store DIR` keeps
+// history in.
+func StartJetStream(addr, dir string) (*Server, error) {
+	if dir == "" {
+		return nil, errors.New("natsembed: JetStream needs a store directory")
+	}
+	return start(addr, dir)
+}
+
+// start runs the server, with JetStream storing in storeDir when it is
+// not empty.
+func start(addr, storeDir string) (*Server, error) {
 	host, port := "127.0.0.1", -1
 	if addr != "" {
 		h, p, err := net.SplitHostPort(addr)
@@ -63,6 +77,9 @@ func Start(addr string) (*Server, error) {
 		// Room for a burst fanned out to every node (default 64 MiB per
 		// client connection).
 		MaxPending: 256 << 20,
+	}
+	if storeDir != "" {
+		opts.JetStream, opts.StoreDir = true, storeDir
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
