@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,31 +39,65 @@ func fanoutMain(ctx context.Context, scenario string, args []string, stdout, std
 		defRate, defWindow = 10000, 0
 	}
 	o.common.register(fs, 0, "bench."+scenario)
-	fs.IntVar(&o.subs, "k", defK, "subscribers (K)")
+	ks, batches, windows := intList{defK}, intList{64}, intList{defWindow}
+	var deliveries intList
+	fs.Var(intListFlag{&ks, 1, maxConnsPerProcess - 1}, "k", "subscribers (K); a comma-separated list (1,10,100) runs a sweep, one table row per point")
 	fs.IntVar(&o.pubs, "p", 1, "publishers (P)")
 	sizeVar(fs, &o.size, "size", 64, "payload size (at least the ~40-byte sequence/timestamp header)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "publish for this long (0 with --count: until count)")
 	fs.Int64Var(&o.count, "count", 0, "publish this many messages in total, split over publishers (0: until --duration)")
 	fs.Float64Var(&o.rate, "rate", defRate, "total publish rate in messages/s (0: as fast as --window allows)")
-	fs.IntVar(&o.batch, "batch", 64, "publish commands per write")
-	fs.IntVar(&o.window, "window", defWindow, "max messages in flight per subscriber before publishers wait (0: open loop)")
+	fs.Var(intListFlag{&batches, 1, 1 << 20}, "batch", "publish commands per write; fanout: a list (16,64,256) sweeps it and marks each K's best")
+	fs.Var(intListFlag{&windows, 0, 1 << 24}, "window", "max messages in flight per subscriber before publishers wait (0: open loop); fanout: a list sweeps it")
+	if scenario == "latency" {
+		fs.Var(intListFlag{&deliveries, 1, 100_000_000}, "deliveries", "sweep: target deliveries/s, a list (100,1000,10000); each point publishes at deliveries/K msgs/s for --duration")
+	}
 	fs.Int64Var(&o.inflight, "max-inflight", 250000, "cap on deliveries in flight over all subscribers, so large K does not queue seconds of messages (0: no cap)")
 	fs.DurationVar(&o.drain, "drain", 5*time.Second, "after publishing, wait at most this long for deliveries")
 	sizeVar(fs, &o.bufSize, "buf", 64<<10, "subscriber read buffer")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
+	o.subs, o.batch, o.window = ks[0], batches[0], windows[0]
+	sweep := len(ks) > 1 || len(deliveries) > 0 || len(batches) > 1 || len(windows) > 1
+	if scenario == "latency" && (len(batches) > 1 || len(windows) > 1) {
+		return errors.New("bench latency: --batch and --window take one value; sweep -k and --deliveries")
+	}
 	if o.count > 0 && !flagSet(fs, "duration") {
 		o.duration = 0
 	}
+	if sweep && o.count > 0 {
+		return errors.New("bench: a sweep is bounded by --duration per point, not --count")
+	}
+	if sweep && !flagSet(fs, "drain") {
+		o.drain = 2 * time.Second
+	}
 	if !flagSet(fs, "timeout") {
 		o.common.timeout = o.duration + o.drain + time.Minute
+	}
+	var plan []sweepPoint
+	if sweep {
+		if scenario == "latency" {
+			if len(deliveries) == 0 {
+				return errors.New("bench latency: a sweep over -k needs --deliveries")
+			}
+			plan = pacedPlan(ks, deliveries, o.duration)
+		} else {
+			plan = unpacedPlan(ks, batches, windows)
+		}
+		if len(plan) > maxSweepPoints {
+			return fmt.Errorf("bench: %d sweep points, at most %d", len(plan), maxSweepPoints)
+		}
+		o.subs = slices.Max(ks)
 	}
 	if err := o.validate(); err != nil {
 		return err
 	}
 	if _, err := raiseNoFile(); err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
+	}
+	if sweep {
+		return writeSweep(stdout, o.common.jsonOut, runSweep(ctx, &o, plan, stderr))
 	}
 	rep, err := runFanout(ctx, &o, stderr)
 	if err != nil {
@@ -147,6 +183,16 @@ type fanoutReport struct {
 	latencyFigures
 	serverFigures
 	DeliveriesPerCPUSec *float64 `json:"deliveries_per_server_cpu_second"`
+	// ServerCores is server CPU seconds over the wall seconds between the
+	// two samples: how many cores the server used on average.
+	ServerCores *float64 `json:"server_cores"`
+	// ClientCPUSeconds and ClientCores are the same for this bench
+	// process, to tell when the load generator is the bottleneck.
+	ClientCPUSeconds *float64 `json:"client_cpu_seconds"`
+	ClientCores      *float64 `json:"client_cores"`
+	// Schedule says how the publishers are paced and where latency is
+	// measured from.
+	Schedule string `json:"schedule"`
 	// Distribution is the latency histogram, for the latency scenario.
 	Distribution []histogramPoint `json:"latency_histogram,omitempty"`
 	FirstError   string           `json:"first_error,omitempty"`
@@ -231,6 +277,7 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 	}
 
 	before, haveBefore := probe.sample()
+	clientBefore, clientErr := readProc(os.Getpid())
 	start := time.Now()
 	barMax := int64(o.duration / time.Millisecond)
 	val := func() int64 { return int64(time.Since(start) / time.Millisecond) }
@@ -265,6 +312,8 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 	}
 	drainCancel()
 	after, haveAfter := probe.sample()
+	clientAfter, clientErr2 := readProc(os.Getpid())
+	sampled := time.Since(start).Seconds()
 	closeAll()
 	readers.Wait()
 
@@ -323,7 +372,20 @@ func runFanout(ctx context.Context, o *fanoutOpts, stderr io.Writer) (*fanoutRep
 			v := float64(rep.Delivered) / cpu
 			rep.DeliveriesPerCPUSec = &v
 		}
+		if sampled > 0 {
+			c := cpu / sampled
+			rep.ServerCores = &c
+		}
 	}
+	if clientErr == nil && clientErr2 == nil {
+		cpu := clientAfter.cpuSeconds - clientBefore.cpuSeconds
+		rep.ClientCPUSeconds = &cpu
+		if sampled > 0 {
+			c := cpu / sampled
+			rep.ClientCores = &c
+		}
+	}
+	rep.Schedule = scheduleOf(o.rate)
 	return rep, nil
 }
 
@@ -506,4 +568,12 @@ func (r *fanoutRun) publishLoop(ctx context.Context, i int, p *publisher, start 
 		return fmt.Errorf("publisher %d: %w", i, err)
 	}
 	return nil
+}
+
+// scheduleOf describes the publish schedule at rate msgs/s (0: unpaced).
+func scheduleOf(rate float64) string {
+	if rate > 0 {
+		return "open loop at a fixed rate; latency from each message's scheduled send time (coordinated-omission-safe)"
+	}
+	return "closed loop (window); latency from the actual send time"
 }

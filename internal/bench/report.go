@@ -82,6 +82,7 @@ func (f fanoutReport) rows() []tableRow {
 		{"subscribers x publishers", fmtInt(int64(f.Subscribers)) + " x " + fmtInt(int64(f.Publishers)), ""},
 		{"payload", fmtInt(int64(f.PayloadBytes)), "bytes"},
 		{"publish rate", rate, ""},
+		{"schedule", f.Schedule, ""},
 		{"published", fmtInt(f.Published), "msgs in " + strconv.FormatFloat(f.PublishSeconds, 'f', 2, 64) + " s"},
 		{"delivered", fmtInt(f.Delivered), "msgs in " + strconv.FormatFloat(f.ElapsedSeconds, 'f', 2, 64) + " s"},
 		{"published/s", fmtRate(f.PublishedPerS), "msgs/s"},
@@ -101,6 +102,12 @@ func (f fanoutReport) rows() []tableRow {
 	out = append(out, f.serverFigures.rows()...)
 	if f.DeliveriesPerCPUSec != nil {
 		out = append(out, tableRow{"deliveries per server cpu-second", fmtRate(*f.DeliveriesPerCPUSec), ""})
+	}
+	if f.ServerCores != nil {
+		out = append(out, tableRow{"server cores used", strconv.FormatFloat(*f.ServerCores, 'f', 3, 64), "cpu-s per wall-s"})
+	}
+	if f.ClientCores != nil {
+		out = append(out, tableRow{"bench client cores used", strconv.FormatFloat(*f.ClientCores, 'f', 3, 64), "cpu-s per wall-s (this process)"})
 	}
 	if f.FirstError != "" {
 		out = append(out, tableRow{"first error", f.FirstError, ""})
