@@ -140,7 +140,7 @@ func TestRunCommands(t *testing.T) {
 		{args: []string{"help"}, out: "switchboard bench"},
 		{args: []string{"frobnicate"}, wantErr: true, errOut: "Usage"},
 		{args: []string{"serve", "--help"}, wantErr: true, errOut: "env SWITCHBOARD_TCP_ADDR"},
-		{args: []string{"bench", "fanout", "-h"}, errOut: "  --k int\n        subscribers (K)\n        default 10\n"},
+		{args: []string{"bench", "fanout", "-h"}, errOut: "  --k\n        subscribers (K); a comma-separated list (1,10,100) runs a sweep, one table row per point\n        default 10\n"},
 		{args: []string{"stress", "parked", "-h"}, errOut: "  --n int\n        how many units to run\n"},
 		{args: []string{"serve", "--log-level", "loud", "--tcp-addr", "127.0.0.1:0", "--http-addr", ""}, wantErr: true},
 		{args: []string{"serve", "--max-line", "-1", "--tcp-addr", "127.0.0.1:0", "--http-addr", ""}, wantErr: true},
