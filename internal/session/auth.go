@@ -61,7 +61,7 @@ func (g *Registry) SetIdentities(st *identity.Store) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for s := range g.sessions {
-		s.ident.Store(st.Refresh(s.ident.Load()))
+		s.setIdentity(st.Refresh(s.ident.Load()))
 	}
 }
 
@@ -153,7 +153,7 @@ func (s *Session) authenticate(r Request) *Error {
 	if e != nil {
 		return e
 	}
-	s.ident.Store(id)
+	s.setIdentity(id)
 	text := "authenticated"
 	if id.Name != "" {
 		text += " as " + id.Name
@@ -221,10 +221,24 @@ func (s *Session) mayNick(nick string) *Error {
 // (history.go). Private messages and room events pass the permission
 // check: rooms are topics, and joining one needed both rights.
 func (s *Session) withheld(m *hub.Message) bool {
-	if m.Kind == hub.KindMessage {
+	f := s.screen.Load()
+	if f == 0 || m.Kind != hub.KindMessage {
+		return false
+	}
+	if f&screenPerms != 0 {
 		if p := s.ident.Load().Perms; p != nil && !p.MayReceive(m.Topic) {
 			return true
 		}
 	}
-	return s.held(m)
+	return f&(screenHolding|screenTracking) != 0 && s.held(m)
+}
+
+// setIdentity makes id the session's identity. The screenPerms bit is
+// set for good once an identity has permissions: clearing it could race
+// with another setIdentity and leave a restricted identity unscreened.
+func (s *Session) setIdentity(id *identity.Identity) {
+	if id.Perms != nil {
+		s.screen.Or(screenPerms)
+	}
+	s.ident.Store(id)
 }

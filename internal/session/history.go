@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/internal/history"
@@ -77,19 +76,16 @@ const DefaultHistoryLines = 20
 
 // histState is a session's history state.
 type histState struct {
-	// holding is set while a resume holds live messages (hold != nil);
-	// the delivery paths look at it without the lock.
-	holding atomic.Bool
-	// ids is set by "/ids on": messages are framed by idCodec.
-	ids atomic.Bool
-	// tracking is set once the client uses positions ("/ids on", a
-	// since= subscription): the session then remembers, per topic, what
+	// Session.screen's screenHolding bit is set while a resume holds
+	// live messages (hold != nil), or filters what it replayed (tops);
+	// screenIDs by "/ids on" (messages are then framed by idCodec);
+	// screenTracking once the client uses positions ("/ids on", a since=
+	// subscription): the session then remembers in pos, per topic, what
 	// it queued, so that a slow consumer's last line says where to
 	// resume. pos is guarded by Session.mu.
-	tracking atomic.Bool
-	pos      map[string]*topicPos
-	idCodec  Codec       // the codec's PositionCodec form, nil without one
-	hold     *holdBuffer // guarded by Session.mu
+	pos     map[string]*topicPos
+	idCodec Codec       // the codec's PositionCodec form, nil without one
+	hold    *holdBuffer // guarded by Session.mu
 	// tops are the resumed topics' positions at the read, for the
 	// messages recorded before it that reach the session after the hold
 	// ended (their publisher was slower than the resume): each topic's
@@ -188,12 +184,12 @@ func (h *holdBuffer) matches(topic string) bool {
 // delivery paths call it before queuing a topic message; it costs one
 // atomic load when no resume is in progress or settling.
 func (s *Session) held(m *hub.Message) bool {
-	if m.Kind != hub.KindMessage || (!s.hist.holding.Load() && !s.hist.tracking.Load()) {
+	if m.Kind != hub.KindMessage || s.screen.Load()&(screenHolding|screenTracking) == 0 {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.hist.holding.Load() {
+	if s.screen.Load()&screenHolding == 0 {
 		s.trackLocked(m)
 		return false
 	}
@@ -237,13 +233,13 @@ func (s *Session) replayedLocked(m *hub.Message) bool {
 func (s *Session) settleLocked() {
 	if s.hist.hold == nil && len(s.hist.tops) == 0 {
 		s.hist.tops = nil
-		s.hist.holding.Store(false)
+		s.screen.And(^uint32(screenHolding))
 	}
 }
 
 // msgCodec returns the codec framing messages for this session now.
 func (s *Session) msgCodec() Codec {
-	if s.hist.ids.Load() {
+	if s.screen.Load()&screenIDs != 0 {
 		return s.hist.idCodec
 	}
 	return s.codec
@@ -256,7 +252,7 @@ func (s *Session) subscribeSince(r Request) *Error {
 	if e != nil {
 		return e
 	}
-	s.hist.tracking.Store(true)
+	s.screen.Or(screenTracking)
 	return s.resume([]string{r.Arg}, since, func() *Error { return s.subscribe(r) })
 }
 
@@ -279,7 +275,7 @@ func (s *Session) joinSince(r Request) *Error {
 	if e != nil {
 		return e
 	}
-	s.hist.tracking.Store(true)
+	s.screen.Or(screenTracking)
 	return s.resume([]string{r.Arg}, since, func() *Error { return s.join(r) })
 }
 
@@ -342,7 +338,7 @@ func (s *Session) resume(patterns []string, since history.Since, subscribe func(
 	s.mu.Lock()
 	s.hist.hold = &holdBuffer{patterns: patterns}
 	s.hist.tops = nil // a new read gives new tops
-	s.hist.holding.Store(true)
+	s.screen.Or(screenHolding)
 	s.mu.Unlock()
 	if e := subscribe(); e != nil {
 		s.mu.Lock()
@@ -406,7 +402,7 @@ func (s *Session) queueHeld(msgs []*hub.Message) {
 // and reports whether the session has just become a slow consumer (for
 // the caller to log once it has released the lock). Caller holds s.mu.
 func (s *Session) admitMessageLocked(c Codec, m *hub.Message) (slow bool) {
-	if s.hist.tracking.Load() {
+	if s.screen.Load()&screenTracking != 0 {
 		s.trackLocked(m)
 	}
 	_, slow = s.admitMsgLocked(m, s.frameWith(c, m))
@@ -456,15 +452,15 @@ func (s *Session) history(r Request) *Error {
 func (s *Session) ids(r Request) *Error {
 	switch r.Arg {
 	case "on":
-		s.hist.tracking.Store(true)
+		s.screen.Or(screenTracking)
 		if s.hist.idCodec == nil {
 			s.Send(Reply{Op: r.Op, Text: "messages here always carry their position"})
 			return nil
 		}
-		s.hist.ids.Store(true)
+		s.screen.Or(screenIDs)
 		s.Send(Reply{Op: r.Op, Text: "ids on: messages read [TOPIC#SEQ] NICK: TEXT; resume with /sub TOPIC since=SEQ"})
 	case "off":
-		s.hist.ids.Store(false)
+		s.screen.And(^uint32(screenIDs))
 		s.Send(Reply{Op: r.Op, Text: "ids off"})
 	default:
 		return &Error{Code: CodeBadRequest, Text: "ids takes on or off"}

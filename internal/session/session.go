@@ -62,15 +62,10 @@ type Session struct {
 	reg     *Registry
 	client  *hub.Client
 	t       Transport
-	codec   Codec
 	log     *slog.Logger
 	limiter *rate.Limiter
 
 	cmds budget // the command budget (limits.go); reader only
-
-	// ident is who the client is (auth.go): set by the reader (OpAuth)
-	// and by a reload, read by deliveries.
-	ident atomic.Pointer[identity.Identity]
 
 	quiet idleState // signs of life, for the idle timeout (idle.go)
 
@@ -81,12 +76,34 @@ type Session struct {
 
 	hist histState // resume holds and /ids (history.go)
 
+	// What every delivery reads without the lock, kept together and
+	// beside mu and out, so that a delivery touches as few of the
+	// session's cache lines as it can (deliver.go).
+	//
+	// ident is who the client is (auth.go): set by the reader (OpAuth)
+	// and by a reload. screen says which checks a delivery must make
+	// (the screen* bits); with none set a delivery costs one load more
+	// than no checks at all. codec and format are set by New.
+	ident  atomic.Pointer[identity.Identity]
+	screen atomic.Uint32
+	codec  Codec
+	format *frames.Format // codec.Format(), looked up once
+
 	mu  sync.Mutex // guards out and life
 	out output     // the outbound queue
 	lf  life       // where the session is in its life
 
 	writers sync.WaitGroup // the writer goroutine and finishClose
 }
+
+// The bits of Session.screen: what a delivery must check or do beyond
+// queuing the frame.
+const (
+	screenPerms    = 1 << iota // the identity has permissions (withheld checks them)
+	screenHolding              // a resume holds or filters live messages (history.go)
+	screenTracking             // positions are tracked per topic (history.go)
+	screenIDs                  // messages are framed with positions ("/ids on")
+)
 
 // output is a session's outbound queue. Guarded by Session.mu.
 type output struct {
@@ -122,7 +139,7 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 		cfg.Logger = slog.Default()
 	}
 	cfg.setLimitDefaults()
-	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, log: cfg.Logger}
+	s := &Session{cfg: cfg, reg: reg, t: t, codec: codec, format: codec.Format(), log: cfg.Logger}
 	s.cmds = budget{tokens: float64(cfg.CommandBurst), at: reg.clock()}
 	if pc, ok := codec.(PositionCodec); ok {
 		s.hist.idCodec = pc.WithPositions()
@@ -138,7 +155,7 @@ func New(reg *Registry, cfg Config, t Transport, codec Codec) *Session {
 	if id == nil {
 		id = reg.Anonymous()
 	}
-	s.ident.Store(id)
+	s.setIdentity(id)
 	s.client = reg.hub.Connect(s)
 	reg.add(s)
 	s.takeName(id)
@@ -173,7 +190,12 @@ func (s *Session) Deliver(m *hub.Message) {
 
 // frame returns m encoded in this session's wire format, shared with every
 // session of the same format.
-func (s *Session) frame(m *hub.Message) []byte { return s.frameWith(s.msgCodec(), m) }
+func (s *Session) frame(m *hub.Message) []byte {
+	if s.screen.Load()&screenIDs != 0 {
+		return s.frameWith(s.hist.idCodec, m)
+	}
+	return frames.Get(&m.Frames, s.format, m, s.codec.Message)
+}
 
 // frameWith returns m encoded by c, through m's frame cache.
 func (s *Session) frameWith(c Codec, m *hub.Message) []byte {
