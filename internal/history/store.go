@@ -3,7 +3,6 @@ package history
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"sort"
 	"sync"
 	"time"
 
@@ -162,20 +161,30 @@ func newEpoch() uint32 {
 // Epoch returns the journal's epoch, which SSE ids carry.
 func (st *Store) Epoch() uint32 { return st.epoch }
 
-// limits returns what topic keeps: the first matching rule's, else the
-// store's.
+// limits returns what topic keeps (Config.Limits).
 func (st *Store) limits(topic string) (keep int, maxAge time.Duration, policy Policy) {
-	for i := range st.cfg.Rules {
-		r := &st.cfg.Rules[i]
+	return st.cfg.Limits(topic)
+}
+
+// Limits returns what topic keeps: the first matching rule's count, age
+// and policy, else the configuration's (an age of 0 meaning
+// DefaultMaxAge).
+func (c *Config) Limits(topic string) (keep int, maxAge time.Duration, policy Policy) {
+	defAge := c.MaxAge
+	if defAge <= 0 {
+		defAge = DefaultMaxAge
+	}
+	for i := range c.Rules {
+		r := &c.Rules[i]
 		if hub.Match(r.Pattern, topic) {
 			age := r.MaxAge
 			if age <= 0 {
-				age = st.cfg.MaxAge
+				age = defAge
 			}
 			return r.Keep, age, r.Policy
 		}
 	}
-	return st.cfg.Keep, st.cfg.MaxAge, PolicyDisconnect
+	return c.Keep, defAge, PolicyDisconnect
 }
 
 // Keeps reports whether topic keeps history.
@@ -378,9 +387,6 @@ type Result struct {
 // MaxReplay means MaxReplay), and a Gap for each topic where messages
 // are missing.
 func (st *Store) Read(patterns []string, since Since, limit int) Result {
-	if limit <= 0 || limit > MaxReplay {
-		limit = MaxReplay
-	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := st.cfg.Now()
@@ -423,76 +429,27 @@ func (st *Store) Read(patterns []string, since Since, limit int) Result {
 			}
 		}
 	}
-	sort.Slice(res.Msgs, func(i, j int) bool { return res.Msgs[i].Journal < res.Msgs[j].Journal })
-	if cut := len(res.Msgs) - limit; cut > 0 {
-		for _, m := range res.Msgs[:cut] {
-			g := gaps[m.Topic]
-			if g == nil {
-				g = &Gap{Topic: m.Topic}
-				gaps[m.Topic] = g
-			}
-			if !g.Lost {
-				g.Missed++
-			}
-		}
-		res.Msgs = res.Msgs[cut:]
-	}
-	for _, g := range gaps {
-		res.Gaps = append(res.Gaps, *g)
-	}
-	sort.Slice(res.Gaps, func(i, j int) bool { return res.Gaps[i].Topic < res.Gaps[j].Topic })
+	finish(&res, gaps, limit)
 	return res
 }
 
 // startLocked returns which kept messages of s a read from since wants,
 // and the gap before them, if any.
 func (st *Store) startLocked(s *stream, since Since) (func(*hub.Message) bool, *Gap) {
-	all := func(*hub.Message) bool { return true }
-	switch since.Kind {
-	case SinceSeq:
-		if (since.Epoch != 0 && since.Epoch != s.epoch) || since.Seq > s.seq {
-			return all, &Gap{Topic: s.topic, Lost: true}
-		}
-		var g *Gap
-		if since.Seq < s.gone {
-			g = &Gap{Topic: s.topic, Missed: s.gone - since.Seq}
-		}
-		after := since.Seq
-		return func(m *hub.Message) bool { return m.Seq > after }, g
-	case SinceTime:
-		var g *Gap
-		if s.gone > 0 && s.goneAt >= since.Time {
-			g = &Gap{Topic: s.topic}
-		}
-		t := since.Time
-		return func(m *hub.Message) bool { return m.Time >= t }, g
-	case SinceJournal:
-		if since.Epoch != st.epoch {
-			return all, &Gap{Topic: s.topic, Lost: true}
-		}
-		var g *Gap
-		switch {
-		case s.gone > 0 && s.goneJ > since.Journal:
-			g = &Gap{Topic: s.topic}
-		case s.born > since.Journal && st.forgotJ > since.Journal:
-			// Its numbering may have started again after a loss.
-			g = &Gap{Topic: s.topic, Lost: true}
-		}
-		j := since.Journal
-		return func(m *hub.Message) bool { return m.Journal > j }, g
+	w := Window{Topic: s.topic, Top: Position{Epoch: s.epoch, Seq: s.seq}, Gone: s.gone, GoneAt: s.goneAt, GoneJ: s.goneJ}
+	from, g := w.start(since, st.epoch)
+	if g == nil && since.Kind == SinceJournal && since.Epoch == st.epoch &&
+		s.born > since.Journal && st.forgotJ > since.Journal {
+		// Its numbering may have started again after a loss.
+		g = &Gap{Topic: s.topic, Lost: true}
 	}
-	return all, nil
+	return from, g
 }
 
 // unknownLocked is the gap of a read on a topic the store has no
 // numbering for: a position in it is stale.
 func (st *Store) unknownLocked(topic string, since Since) *Gap {
-	switch {
-	case since.Kind == SinceSeq && since.Seq > 0,
-		since.Kind == SinceJournal && since.Epoch != st.epoch:
-		return &Gap{Topic: topic, Lost: true}
-	}
-	return nil
+	return unknownGap(topic, since, st.epoch)
 }
 
 // Top returns topic's current position, and false when the topic has no
@@ -562,9 +519,16 @@ func (st *Store) RestoreJournal(epoch uint32, journal uint64) {
 
 // Bounds returns the most any topic keeps, by count and by age, over the
 // store's default and its rules: what a durable copy must hold at least.
-func (st *Store) Bounds() (keep int, maxAge time.Duration) {
-	keep, maxAge = st.cfg.Keep, st.cfg.MaxAge
-	for _, r := range st.cfg.Rules {
+func (st *Store) Bounds() (keep int, maxAge time.Duration) { return st.cfg.Bounds() }
+
+// Bounds returns the most any topic keeps, by count and by age, over the
+// configuration's default and its rules.
+func (c *Config) Bounds() (keep int, maxAge time.Duration) {
+	keep, maxAge = c.Keep, c.MaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	for _, r := range c.Rules {
 		keep = max(keep, r.Keep)
 		maxAge = max(maxAge, r.MaxAge)
 	}
