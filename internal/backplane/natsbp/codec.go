@@ -14,7 +14,7 @@ var errBadMessage = errors.New("natsbp: malformed message")
 // codecVersion is the first byte of every encoded message. A node ignores
 // messages of another version, so a rolling upgrade that changes the
 // encoding must bump it.
-const codecVersion = 2
+const codecVersion = 3
 
 // epochAt is the offset of the 4-byte connection epoch, which the sender
 // stamps just before publishing (see Backplane.send).
@@ -22,14 +22,18 @@ const epochAt = 2
 
 // appendMessage encodes m compactly: version, kind, the sender's
 // connection epoch (4 bytes, zero here), then the topic, from and to as
-// length-prefixed strings, seq, time, the sender node (8 bytes) and sender
-// id, and the text as the rest of the payload.
+// length-prefixed strings, seq, the topic epoch and journal place (so that
+// a node keeps the numbering of the cluster's history, see
+// clusterhist.go), time, the sender node (8 bytes) and sender id, and the
+// text as the rest of the payload.
 func appendMessage(b []byte, m *hub.Message) []byte {
 	b = append(b, codecVersion, byte(m.Kind), 0, 0, 0, 0)
 	b = appendString(b, m.Topic)
 	b = appendString(b, m.From)
 	b = appendString(b, m.To)
 	b = binary.AppendUvarint(b, m.Seq)
+	b = binary.AppendUvarint(b, uint64(m.Epoch))
+	b = binary.AppendUvarint(b, m.Journal)
 	b = binary.AppendVarint(b, m.Time)
 	b = binary.LittleEndian.AppendUint64(b, m.SenderNode)
 	b = binary.AppendUvarint(b, m.SenderID)
@@ -54,12 +58,15 @@ func decodeMessage(b []byte) (*hub.Message, uint32, error) {
 	m.From = d.str()
 	m.To = d.str()
 	m.Seq = d.uvarint()
+	ep := d.uvarint()
+	m.Journal = d.uvarint()
 	m.Time = d.varint()
 	m.SenderNode = d.u64()
 	m.SenderID = d.uvarint()
-	if d.err {
+	if d.err || ep > 1<<32-1 {
 		return nil, 0, errBadMessage
 	}
+	m.Epoch = uint32(ep)
 	m.Text = string(d.b)
 	switch m.Kind {
 	case hub.KindMessage, hub.KindPrivate, hub.KindJoin, hub.KindPart, hub.KindNick:

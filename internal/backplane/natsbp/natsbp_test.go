@@ -46,13 +46,13 @@ func newNode(t *testing.T, url, name string) *testNode {
 func TestCodecRoundTrip(t *testing.T) {
 	t.Parallel()
 	in := &hub.Message{Kind: hub.KindPrivate, Topic: "a.b", From: "alice", To: "bob", Text: "hi: there ✓",
-		Seq: 42, Time: -7, SenderNode: 1<<63 | 5, SenderID: 99}
+		Seq: 42, Epoch: 0x9f3a1c07, Journal: 1042, Time: -7, SenderNode: 1<<63 | 5, SenderID: 99}
 	out, _, err := decodeMessage(appendMessage(nil, in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Kind != in.Kind || out.Topic != in.Topic || out.From != in.From || out.To != in.To || out.Text != in.Text ||
-		out.Seq != in.Seq || out.Time != in.Time || out.SenderNode != in.SenderNode || out.SenderID != in.SenderID {
+		out.Seq != in.Seq || out.Epoch != in.Epoch || out.Journal != in.Journal || out.Time != in.Time || out.SenderNode != in.SenderNode || out.SenderID != in.SenderID {
 		t.Fatalf("round trip: got %+v, want %+v", out, in)
 	}
 	for _, bad := range [][]byte{nil, {9, 1}, {codecVersion, 1, 0, 0, 0, 0, 200}, {codecVersion, 77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}} {
