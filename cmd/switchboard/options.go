@@ -107,7 +107,7 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.Int(&cfg.History.Keep, "history", history.DefaultKeep, "messages each topic keeps for resume (since=) and /history; 0 = off")
 	s.Duration(&cfg.History.MaxAge, "history-max-age", history.DefaultMaxAge, "how long a kept message stays at most")
 	config.Size(s, &cfg.History.MaxBytes, "history-max-bytes", history.DefaultMaxBytes, "memory for kept messages over all topics; past it the oldest message of any topic goes first")
-	s.String(&cfg.StoreDir, "store", "", "directory where history is kept across restarts on this node (JetStream's file store in an embedded NATS server); empty = memory only, a restart loses it; not with --cluster")
+	s.String(&cfg.StoreDir, "store", "", "directory where history is kept across restarts on this node (JetStream's file store in an embedded NATS server); empty = memory only, a restart loses it; with --cluster, only with --nats-embed and --cluster-history: the embedded NATS's JetStream keeps the cluster's history there")
 	s.List(&cfg.HistoryRules, "history-rule", nil, "per-pattern retention, comma-separated PATTERN=KEEP[/MAXAGE][/drop-oldest], first match wins (before the config file's [[history]] tables), e.g. \"alerts.>=1000/24h,metrics.>=0,prices.>=10/drop-oldest\"; drop-oldest: a subscriber that falls behind on those topics loses their oldest queued messages, with a gap marker, instead of being disconnected")
 
 	// Cluster (docs/cluster.md).
@@ -115,6 +115,8 @@ func serveOptions(cfg *server.Config, rt *runtimeOpts) *config.Set {
 	s.String(&cfg.Cluster.ClusterName, "cluster-name", natsbp.DefaultClusterName, "cluster name, so several independent clusters can share one NATS")
 	s.String(&cfg.Cluster.NodeName, "node-name", "", "this node's name, unique in the cluster; short names (<= 10 chars) also prefix guest nicks; empty = host name + random suffix")
 	s.Bool(&cfg.Cluster.Optional, "cluster-optional", false, "start even when NATS is unreachable: serve local clients and keep retrying")
+	s.Bool(&cfg.Cluster.History, "cluster-history", false, "keep history in JetStream on the cluster's NATS (nats-server -js, or --nats-embed with JetStream): one numbering per topic for the whole cluster, so a client resumes on any node; needs --cluster or --nats-embed; default = each node keeps its own in memory")
+	s.Int(&cfg.Cluster.HistoryReplicas, "cluster-history-replicas", 1, "copies of the --cluster-history stream JetStream keeps; more than 1 needs a clustered NATS with JetStream")
 	s.String(&cfg.Cluster.EmbedAddr, "nats-embed", "", "run an embedded NATS server on this address (e.g. 127.0.0.1:4222) for a zero-infrastructure trial; other nodes can point --cluster at it")
 	s.String(&cfg.Cluster.Creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
 	s.String(&cfg.Cluster.TLSCA, "nats-tls-ca", "", "CA bundle to verify the NATS server's certificate")

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsbp"
 	"github.com/switchboard-hub/switchboard/internal/backplane/natsembed"
@@ -19,8 +21,17 @@ type ClusterConfig struct {
 	natsbp.Config
 	// EmbedAddr, when set, runs an embedded NATS server listening there
 	// (host:port) that this and other nodes can use; with URLs empty this
-	// node connects to it.
+	// node connects to it. With History, it runs JetStream, storing in
+	// Config.StoreDir (or in a temporary directory, removed at shutdown).
 	EmbedAddr string
+	// History keeps the cluster's history in JetStream on the cluster's
+	// NATS instead of in each node's memory (--cluster-history): one
+	// numbering per topic for the whole cluster, readable on every node
+	// (natsbp.ClusterHistory, docs/history.md).
+	History bool
+	// HistoryReplicas is how many copies of the history stream JetStream
+	// keeps (default 1; more needs a clustered NATS).
+	HistoryReplicas int
 }
 
 // enabled reports whether the node joins a cluster.
@@ -28,42 +39,53 @@ func (c ClusterConfig) enabled() bool { return len(c.URLs) > 0 || c.EmbedAddr !=
 
 // clusterRun is what a clustered server runs besides its doors.
 type clusterRun struct {
-	embed *natsembed.Server
-	bp    *natsbp.Backplane
+	embed  *natsembed.Server
+	tmp    string // the embedded JetStream's temporary store, removed at close
+	bp     *natsbp.Backplane
+	hist   *natsbp.ClusterHistory // with --cluster-history
+	closed bool
 }
 
+// close closes what run has started, in order: the history, the
+// backplane, the embedded NATS and its temporary store.
+func (run *clusterRun) close() {
+	if run.hist != nil {
+		run.hist.Close()
+	}
+	if run.bp != nil {
+		_ = run.bp.Close()
+	}
+	if run.embed != nil {
+		run.embed.Shutdown()
+	}
+	if run.tmp != "" {
+		_ = os.RemoveAll(run.tmp)
+	}
+}
+
+// errClusterHistoryOff refuses --cluster-history without a history to
+// keep.
+var errClusterHistoryOff = errors.New("server: --cluster-history needs history (--history or a rule keeping some)")
+
 // setupCluster connects the backplane, if configured, and sets it in the
-// hub configuration. It runs before the hub is built.
-func (s *Server) setupCluster(hcfg *hub.Config) error {
+// hub configuration; with cluster history it also opens the history
+// stream and makes it the hub's History. It runs before the hub is built;
+// keeps says whether any topic keeps history.
+func (s *Server) setupCluster(hcfg *hub.Config, keeps bool) error {
 	c := s.cfg.Cluster
 	if !c.enabled() {
 		return nil
 	}
+	if c.History && !keeps {
+		return errClusterHistoryOff
+	}
 	run := &clusterRun{}
-	bcfg := c.Config
-	bcfg.Logger = s.log
-	if c.EmbedAddr != "" {
-		e, err := natsembed.Start(c.EmbedAddr)
-		if err != nil {
-			return fmt.Errorf("server: embedded NATS: %w", err)
-		}
-		run.embed = e
-		s.log.Info("embedded NATS listening; point other nodes' --cluster at it", "url", e.ClientURL())
-		if len(bcfg.URLs) == 0 {
-			bcfg.URLs = []string{e.ClientURL()}
-		}
+	if err := s.connectCluster(run, hcfg); err != nil {
+		run.close()
+		return err
 	}
-	bp, err := natsbp.Connect(bcfg)
-	if err != nil {
-		if run.embed != nil {
-			run.embed.Shutdown()
-		}
-		return fmt.Errorf("server: cluster: %w (start NATS, fix --cluster, or pass --cluster-optional to start local-only)", err)
-	}
-	run.bp = bp
-	hcfg.Backplane = bp
-	hcfg.Presence = bp
 	s.cluster = run
+	bp := run.bp
 	if s.cfg.Metrics.ClusterStatus == nil {
 		s.cfg.Metrics.ClusterStatus = func() any { return bp.Status() }
 	}
@@ -75,7 +97,68 @@ func (s *Server) setupCluster(hcfg *hub.Config) error {
 		}
 	}
 	st := bp.Status()
-	s.log.Info("cluster backplane ready", "cluster", st.Cluster, "node", st.Node, "nats", st.URL, "connected", st.Connected)
+	s.log.Info("cluster backplane ready", "cluster", st.Cluster, "node", st.Node, "nats", st.URL, "connected", st.Connected,
+		"history", historyMode(c))
+	return nil
+}
+
+// historyMode names where a cluster node keeps history, for the log.
+func historyMode(c ClusterConfig) string {
+	if c.History {
+		return "jetstream"
+	}
+	return "memory, per node"
+}
+
+// connectCluster starts the embedded NATS, if any, connects the
+// backplane and, with cluster history, opens the history stream, setting
+// what it starts in run and hcfg.
+func (s *Server) connectCluster(run *clusterRun, hcfg *hub.Config) error {
+	c := s.cfg.Cluster
+	bcfg := c.Config
+	bcfg.Logger = s.log
+	if c.EmbedAddr != "" {
+		var e *natsembed.Server
+		var err error
+		switch dir := s.cfg.StoreDir; {
+		case !c.History:
+			e, err = natsembed.Start(c.EmbedAddr)
+		case dir == "":
+			if run.tmp, err = os.MkdirTemp("", "switchboard-jetstream-"); err != nil {
+				return fmt.Errorf("server: embedded NATS: JetStream store: %w", err)
+			}
+			dir = run.tmp
+			fallthrough
+		default:
+			e, err = natsembed.StartJetStream(c.EmbedAddr, dir)
+		}
+		if err != nil {
+			return fmt.Errorf("server: embedded NATS: %w", err)
+		}
+		run.embed = e
+		s.log.Info("embedded NATS listening; point other nodes' --cluster at it", "url", e.ClientURL(), "jetstream", c.History)
+		if len(bcfg.URLs) == 0 {
+			bcfg.URLs = []string{e.ClientURL()}
+		}
+	}
+	bp, err := natsbp.Connect(bcfg)
+	if err != nil {
+		return fmt.Errorf("server: cluster: %w (start NATS, fix --cluster, or pass --cluster-optional to start local-only)", err)
+	}
+	run.bp = bp
+	hcfg.Backplane = bp
+	hcfg.Presence = bp
+	if !c.History {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	h, err := bp.OpenHistory(ctx, natsbp.ClusterHistoryConfig{History: s.cfg.History, Replicas: c.HistoryReplicas})
+	if err != nil {
+		return fmt.Errorf("server: --cluster-history: %w", err)
+	}
+	run.hist = h
+	hcfg.History = h
 	return nil
 }
 
@@ -113,14 +196,8 @@ func (s *Server) closeCluster() {
 		s.log.Warn("history store closed with writes unacknowledged", "err", err)
 	}
 	s.store = nil
-	run := s.cluster
-	if run == nil {
-		return
-	}
-	if run.bp != nil {
-		_ = run.bp.Close()
-	}
-	if run.embed != nil {
-		run.embed.Shutdown()
+	if run := s.cluster; run != nil && !run.closed {
+		run.closed = true
+		run.close()
 	}
 }

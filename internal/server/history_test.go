@@ -433,7 +433,7 @@ func TestStoreRefusals(t *testing.T) {
 		{"no history", func(c *server.Config) { c.StoreDir = t.TempDir() }, "--store needs history"},
 		{"cluster", func(c *server.Config) {
 			c.History.Keep, c.StoreDir, c.Cluster.URLs = 10, t.TempDir(), []string{"nats://127.0.0.1:1"}
-		}, "single node"},
+		}, "--store with --cluster needs --nats-embed"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}}

@@ -75,7 +75,9 @@ type Config struct {
 	// StoreDir, when set, keeps history across restarts on this node:
 	// every kept message is also written to JetStream's file store in an
 	// embedded NATS server storing in this directory, and read back at
-	// start with its numbering and epochs (store.go). Not with Cluster.
+	// start with its numbering and epochs (store.go). With Cluster, only
+	// with Cluster.History and Cluster.EmbedAddr: the embedded NATS's
+	// JetStream then stores the cluster's history in this directory.
 	StoreDir string
 	// HistoryRules are per-pattern retention overrides as the command
 	// line writes them (PATTERN=KEEP[/MAXAGE][/POLICY], see
@@ -115,8 +117,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("server: --history-rule: %w", err)
 		}
 	}
-	if c.StoreDir != "" && c.Cluster.enabled() {
+	switch cl := c.Cluster; {
+	case cl.History && !cl.enabled():
+		return errClusterHistoryAlone
+	case c.StoreDir != "" && cl.enabled() && (!cl.History || cl.EmbedAddr == ""):
 		return errStoreCluster
+	case cl.HistoryReplicas < 0:
+		return errors.New("server: --cluster-history-replicas must not be negative")
 	}
 	for _, r := range c.History.Rules {
 		if err := r.Validate(); err != nil {
@@ -211,20 +218,23 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, stopped: make(chan struct{}), quit: make(chan struct{})}
 	hcfg := hub.Config{ReservedNicks: []string{"http", "server"}}
+	// With --cluster, --store is the embedded NATS's JetStream store
+	// (cluster.go), not this node's durable copy.
+	local := cfg.StoreDir != "" && !cfg.Cluster.enabled()
 	var setDurable func(*natsbp.Durable)
-	if cfg.StoreDir != "" {
+	if local {
 		setDurable = prepareStore(&s.cfg)
 	}
 	st := newHistory(&s.cfg)
 	if st != nil {
 		hcfg.History = st
 	}
-	if cfg.StoreDir != "" {
+	if local {
 		if s.store, err = openStore(cfg.StoreDir, st, setDurable); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.setupCluster(&hcfg); err != nil {
+	if err := s.setupCluster(&hcfg, st != nil); err != nil {
 		return nil, err
 	}
 	s.hub = hub.New(hcfg)

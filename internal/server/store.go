@@ -23,8 +23,15 @@ type storeRun struct {
 // storeTimeout bounds opening, loading and closing the store.
 const storeTimeout = 30 * time.Second
 
-// errStoreCluster refuses --store with --cluster.
-var errStoreCluster = errors.New("server: --store keeps history on a single node; with --cluster, history is per node in memory (cluster history in JetStream is not built yet)")
+// errStoreCluster refuses --store with --cluster but without a JetStream
+// of this node's to store in.
+var errStoreCluster = errors.New("server: --store with --cluster needs --nats-embed and --cluster-history: " +
+	"the embedded NATS's JetStream then keeps the cluster's history in DIR; without them history is per node in memory, " +
+	"or in the external NATS's JetStream with --cluster-history")
+
+// errClusterHistoryAlone refuses --cluster-history on a single node.
+var errClusterHistoryAlone = errors.New("server: --cluster-history needs --cluster URL or --nats-embed ADDR " +
+	"(on a single node, --store DIR keeps history across restarts)")
 
 // prepareStore makes cfg's history write to the durable store once
 // openStore has opened it; it returns the setter openStore uses.

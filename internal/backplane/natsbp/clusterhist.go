@@ -88,11 +88,16 @@ type ClusterHistory struct {
 
 // topicSeq is what this node knows of one topic's numbering.
 type topicSeq struct {
-	// mu serializes this node's publishes on the topic and guards the
-	// fields; it is held across the JetStream publish, and only this
-	// topic's publishers wait for it.
-	mu     sync.Mutex
-	known  bool   // the fields below are the topic's last message as far as this node knows
+	// mu serializes this node's publishes on the topic and guards top;
+	// it is held across the JetStream publish, and only this topic's
+	// publishers wait for it.
+	mu  sync.Mutex
+	top topTop
+}
+
+// topTop is a topic's last message, as far as a node knows.
+type topTop struct {
+	known  bool   // the fields below are known
 	epoch  uint32 // the topic's epoch
 	seq    uint64 // its last topic number
 	last   uint64 // the stream sequence of its last message (0: none)
@@ -199,20 +204,21 @@ func (h *ClusterHistory) sequence(m *hub.Message) {
 	defer t.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
+	top := &t.top
 	for try := 0; try < maxSequenceTries; try++ {
-		if !t.known {
-			if err := h.loadTop(ctx, m.Topic, t); err != nil {
+		if !top.known {
+			if err := h.loadTop(ctx, m.Topic, top); err != nil {
 				break
 			}
 		}
-		ack, err := h.js.PublishMsg(ctx, h.encode(m, t), jetstream.WithExpectLastSequencePerSubject(t.last))
+		ack, err := h.js.PublishMsg(ctx, h.encode(m, top), jetstream.WithExpectLastSequencePerSubject(top.last))
 		if err == nil {
-			t.seq++
-			t.last, t.lastAt = ack.Sequence, m.Time
-			m.Seq, m.Epoch, m.Journal = t.seq, t.epoch, ack.Sequence
+			top.seq++
+			top.last, top.lastAt = ack.Sequence, m.Time
+			m.Seq, m.Epoch, m.Journal = top.seq, top.epoch, ack.Sequence
 			return
 		}
-		t.known = false
+		top.known = false
 		if !wrongLast(err) {
 			break
 		}
@@ -241,10 +247,10 @@ func (h *ClusterHistory) topic(topic string) *topicSeq {
 
 // loadTop reads topic's last message into t: a topic absent from the
 // stream (never written, or everything expired) starts a new epoch.
-func (h *ClusterHistory) loadTop(ctx context.Context, topic string, t *topicSeq) error {
+func (h *ClusterHistory) loadTop(ctx context.Context, topic string, t *topTop) error {
 	raw, err := h.stream.GetLastMsgForSubject(ctx, h.subj+topic)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		*t = topicSeq{known: true, epoch: history.NewNumbering()}
+		*t = topTop{known: true, epoch: history.NewNumbering()}
 		return nil
 	}
 	if err != nil {
@@ -253,15 +259,15 @@ func (h *ClusterHistory) loadTop(ctx context.Context, topic string, t *topicSeq)
 	k, ok := h.decode(raw)
 	if !ok {
 		// Not written by a node: number after it, afresh.
-		*t = topicSeq{known: true, epoch: history.NewNumbering(), last: raw.Sequence}
+		*t = topTop{known: true, epoch: history.NewNumbering(), last: raw.Sequence}
 		return nil
 	}
-	*t = topicSeq{known: true, epoch: k.m.Epoch, seq: k.m.Seq, last: raw.Sequence, lastAt: k.m.Time}
+	*t = topTop{known: true, epoch: k.m.Epoch, seq: k.m.Seq, last: raw.Sequence, lastAt: k.m.Time}
 	return nil
 }
 
 // encode is m as the stream keeps it, numbered after t.
-func (h *ClusterHistory) encode(m *hub.Message, t *topicSeq) *nats.Msg {
+func (h *ClusterHistory) encode(m *hub.Message, t *topTop) *nats.Msg {
 	msg := nats.NewMsg(h.subj + m.Topic)
 	msg.Header.Set(hdrSeq, strconv.FormatUint(t.seq+1, 10))
 	msg.Header.Set(hdrEpoch, strconv.FormatUint(uint64(t.epoch), 10))
