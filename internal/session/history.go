@@ -40,6 +40,18 @@ type HistoryReader interface {
 	Epoch() uint32
 }
 
+// UnorderedReader is an optional HistoryReader method. Unordered reports
+// that live messages of one topic may reach this node out of number
+// order: with the cluster's history in JetStream, each node forwards its
+// own publishes, so a message numbered before a resume's read can arrive
+// after a newer one. A resumed session then keeps each topic's top at the
+// read as long as the topic's epoch lasts, dropping every later copy at
+// or below it, instead of forgetting it at the first newer message (the
+// price: its deliveries keep taking the session's lock).
+type UnorderedReader interface {
+	Unordered() bool
+}
+
 // PositionCodec is an optional Codec method: the same codec writing each
 // message's position, for sessions that asked for it (the line
 // protocol's "/ids on" writes "[TOPIC#SEQ] NICK: TEXT"). A codec whose
@@ -223,9 +235,25 @@ func (s *Session) replayedLocked(m *hub.Message) bool {
 	if m.Epoch == top.Epoch && m.Seq <= top.Seq {
 		return true
 	}
+	if s.reg.unordered && m.Epoch == top.Epoch {
+		return false // an older copy may still come
+	}
 	delete(s.hist.tops, m.Topic)
 	s.settleLocked()
 	return false
+}
+
+// mergeTopsLocked makes tops the filter of held and late messages: in
+// place of the last read's, or, when live messages come unordered, over
+// them, topic by topic. Caller holds s.mu.
+func (s *Session) mergeTopsLocked(tops map[string]history.Position) {
+	if !s.reg.unordered || s.hist.tops == nil {
+		s.hist.tops = tops
+		return
+	}
+	for t, p := range tops {
+		s.hist.tops[t] = p
+	}
 }
 
 // settleLocked clears the holding flag once nothing is held or filtered.
@@ -337,7 +365,9 @@ func (s *Session) parseSince(text, pattern string) (history.Since, *Error) {
 func (s *Session) resume(patterns []string, since history.Since, subscribe func() *Error) *Error {
 	s.mu.Lock()
 	s.hist.hold = &holdBuffer{patterns: patterns}
-	s.hist.tops = nil // a new read gives new tops
+	if !s.reg.unordered {
+		s.hist.tops = nil // a new read gives new tops
+	}
 	s.screen.Or(screenHolding)
 	s.mu.Unlock()
 	if e := subscribe(); e != nil {
@@ -363,7 +393,7 @@ func (s *Session) resume(patterns []string, since history.Since, subscribe func(
 	for _, m := range res.Msgs {
 		slow = s.admitMessageLocked(c, m) || slow
 	}
-	s.hist.tops = res.Tops // before the hold goes: the filter takes over
+	s.mergeTopsLocked(res.Tops) // before the hold goes: the filter takes over
 	held := s.releaseHoldLocked()
 	for _, m := range held {
 		if !s.replayedLocked(m) {

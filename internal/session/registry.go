@@ -43,7 +43,10 @@ type Registry struct {
 	visitors atomic.Pointer[ipLimiter] // holds nil without a visitor rate limit
 	epoch    time.Time                 // the sessions' monotonic clock starts here (see clock)
 	history  HistoryReader             // the hub's History, nil when it keeps none
-	idle     idleSweep                 // the idle timeout's sweep (idle.go)
+	// unordered: live messages of a topic may come out of number order
+	// (UnorderedReader); resumed sessions keep their tops.
+	unordered bool
+	idle      idleSweep // the idle timeout's sweep (idle.go)
 
 	mu       sync.Mutex // guards sessions, admitted, perIP, byDoor
 	sessions map[*Session]struct{}
@@ -112,7 +115,8 @@ type counters struct {
 // a HistoryReader, sessions get the history operations.
 func NewRegistry(h *hub.Hub, l Limits) *Registry {
 	hr, _ := h.History().(HistoryReader)
-	g := &Registry{history: hr,
+	un, _ := hr.(UnorderedReader)
+	g := &Registry{history: hr, unordered: un != nil && un.Unordered(),
 		hub: h, limits: l, formats: frames.NewFormats(), epoch: time.Now(),
 		sessions: make(map[*Session]struct{}), perIP: make(map[string]int), byDoor: make(map[string]int),
 	}

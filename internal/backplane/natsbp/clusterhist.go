@@ -430,3 +430,9 @@ func (h *ClusterHistory) Close() {
 
 // ClusterHistory is a hub History.
 var _ hub.History = (*ClusterHistory)(nil)
+
+// Unordered reports that live messages of a topic may reach a node out of
+// number order (each node forwards its own publishes), so that resumed
+// sessions keep filtering copies at or below the top they read (see
+// session.UnorderedReader).
+func (h *ClusterHistory) Unordered() bool { return true }
