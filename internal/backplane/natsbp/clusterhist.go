@@ -150,7 +150,7 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 	switch {
 	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
 		errors.Is(err, nats.ErrNoResponders):
-		return fail(fmt.Errorf("natsbp: cluster history: %w (%v): run nats-server with -js, or give the node embedding NATS --store DIR", ErrNoJetStream, err))
+		return fail(fmt.Errorf("natsbp: cluster history: %w (%v): run nats-server with -js, or give the node embedding NATS (--nats-embed) --cluster-history too", ErrNoJetStream, err))
 	case err != nil:
 		return fail(fmt.Errorf("natsbp: cluster history: stream %s: %w", name, err))
 	}
