@@ -219,6 +219,28 @@ func TestClusterHistoryGapAndSSE(t *testing.T) {
 	checkRun(t, "SSE on n2 from n1's id", seqs["t"], 26, 32)
 }
 
+// TestClusterHistorySSEWildcard: an SSE stream on a wildcard, cut
+// mid-stream on n1, comes back on n2 with Last-Event-ID and gets every
+// message of every topic exactly once.
+func TestClusterHistorySSEWildcard(t *testing.T) {
+	t.Parallel()
+	n1, n2 := startHistoryCluster(t, 1000)
+	ch, cut := sseStream(t, "http://"+n1.HTTPAddr()+"/sse?topic=feed.*", "")
+	done := pacedPublisher(t, n1.addr, resumeN, "feed.a", "feed.b")
+	first, id := sseSeqs(t, ch, map[string]uint64{"feed.a": 20, "feed.b": 20})
+	cut()
+	a, b := first["feed.a"], first["feed.b"]
+	checkRun(t, "feed.a before the cut", a, 1, a[len(a)-1])
+	checkRun(t, "feed.b before the cut", b, 1, b[len(b)-1])
+
+	ch2, cut2 := sseStream(t, "http://"+n2.HTTPAddr()+"/sse?topic=feed.*", id)
+	defer cut2()
+	rest, _ := sseSeqs(t, ch2, map[string]uint64{"feed.a": resumeN / 2, "feed.b": resumeN / 2})
+	<-done
+	checkRun(t, "feed.a on n2", rest["feed.a"], a[len(a)-1]+1, resumeN/2)
+	checkRun(t, "feed.b on n2", rest["feed.b"], b[len(b)-1]+1, resumeN/2)
+}
+
 // TestClusterHistoryRefusals: --cluster-history needs a cluster, history
 // to keep and JetStream; --store with --cluster needs them too.
 func TestClusterHistoryRefusals(t *testing.T) {

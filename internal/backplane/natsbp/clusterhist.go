@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,7 +59,6 @@ const (
 
 // Bounds of the cluster history's work.
 const (
-	maxSequenceTries = 8    // publishes of one message losing to other nodes' before it goes unnumbered
 	maxReadTopics    = 1000 // topics one wildcard read visits
 	maxTopicCache    = 1 << 16
 )
@@ -205,7 +205,10 @@ func (h *ClusterHistory) sequence(m *hub.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
 	top := &t.top
-	for try := 0; try < maxSequenceTries; try++ {
+	// A conflict means another node wrote the topic: retry, for as long
+	// as the timeout allows, so that a node outpaced by a busy one still
+	// gets its turn.
+	for ctx.Err() == nil {
 		if !top.known {
 			if err := h.loadTop(ctx, m.Topic, top); err != nil {
 				break
@@ -317,9 +320,13 @@ func wrongLast(err error) bool {
 
 // Read implements the session layer's history reads (session.
 // HistoryReader) from the stream, on any node: what history.Store.Read
-// gives, with the stream's sequence as the journal. A topic that cannot
-// be read (NATS unreachable) gets a gap of unknown size.
+// gives, with the stream's sequence as the journal. It costs one request
+// per topic and one per message returned. A topic that cannot be read
+// (NATS unreachable) gets a gap of unknown size.
 func (h *ClusterHistory) Read(patterns []string, since history.Since, limit int) history.Result {
+	if limit <= 0 || limit > history.MaxReplay {
+		limit = history.MaxReplay
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
 	var windows []history.Window
@@ -334,7 +341,7 @@ func (h *ClusterHistory) Read(patterns []string, since history.Since, limit int)
 			}
 		}
 		for _, t := range topics {
-			w, err := h.window(ctx, t)
+			w, err := h.window(ctx, t, since, limit)
 			if err != nil {
 				failed = append(failed, t)
 				continue
@@ -366,60 +373,93 @@ func (h *ClusterHistory) matching(ctx context.Context, pattern string) ([]string
 	return out, nil
 }
 
-// window reads what the stream keeps of topic, within the topic's own
-// limits (the stream keeps the most any topic keeps).
-func (h *ClusterHistory) window(ctx context.Context, topic string) (history.Window, error) {
+// window reads what the stream keeps of topic that a read from since,
+// returning at most limit messages, needs: from the topic's last message
+// back, one request per message through each message's link to its
+// predecessor, until the read has what it asked for, the topic's own
+// limits are reached (the stream keeps the most any topic keeps), or a
+// message is gone. Gone is then the last message no longer there, or 0
+// when the walk stopped at a message the read does not want (nothing it
+// wants is gone).
+func (h *ClusterHistory) window(ctx context.Context, topic string, since history.Since, limit int) (history.Window, error) {
 	w := history.Window{Topic: topic}
-	subj := h.subj + topic
-	raw, err := h.stream.GetLastMsgForSubject(ctx, subj)
+	raw, err := h.stream.GetLastMsgForSubject(ctx, h.subj+topic)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return w, nil
 	}
 	if err != nil {
 		return w, fmt.Errorf("natsbp: cluster history: last of %s: %w", topic, err)
 	}
-	top, ok := h.decode(raw)
+	cur, ok := h.decode(raw)
 	if !ok {
 		return w, nil
 	}
-	w.Top = history.Position{Epoch: top.m.Epoch, Seq: top.m.Seq}
+	w.Top = history.Position{Epoch: cur.m.Epoch, Seq: cur.m.Seq}
 	keep, age, policy := h.cfg.Limits(topic)
-	var all []stored
-	for seq := uint64(1); seq < raw.Sequence; {
-		r, err := h.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return w, fmt.Errorf("natsbp: cluster history: %s at %d: %w", topic, seq, err)
-		}
-		if r.Sequence >= raw.Sequence {
-			break
-		}
-		if k, ok := h.decode(r); ok && k.m.Epoch == top.m.Epoch {
-			all = append(all, k)
-		}
-		seq = r.Sequence + 1
+	want := min(keep, limit)
+	if since.Kind == history.SinceLast {
+		want = min(want, since.Last)
 	}
-	all = append(all, top)
-	// Within the topic's limits: the last keep, none older than age.
-	cut := max(0, len(all)-keep)
+	if want <= 0 { // a rule keeps none of it now
+		w.Gone, w.GoneAt, w.GoneJ = cur.m.Seq, cur.m.Time, cur.m.Journal
+		return w, nil
+	}
+	wanted := h.wanted(since, w.Top)
 	oldest := time.Now().UnixNano() - int64(age)
-	for cut < len(all) && all[cut].m.Time < oldest {
-		cut++
+	var rev []*hub.Message // newest first
+	for {
+		if cur.m.Time < oldest {
+			w.Gone, w.GoneAt, w.GoneJ = cur.m.Seq, cur.m.Time, cur.m.Journal
+			break
+		}
+		if !wanted(cur.m) {
+			break
+		}
+		cur.m.Lossy = policy == history.PolicyDropOldest
+		rev = append(rev, cur.m)
+		if cur.m.Seq == 1 {
+			break
+		}
+		if len(rev) >= want || cur.prev == 0 {
+			w.Gone, w.GoneAt, w.GoneJ = cur.m.Seq-1, cur.prevAt, cur.prev
+			break
+		}
+		r, err := h.stream.GetMsg(ctx, cur.prev)
+		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return w, fmt.Errorf("natsbp: cluster history: %s at %d: %w", topic, cur.prev, err)
+		}
+		var p stored
+		if err == nil {
+			p, ok = h.decode(r)
+		}
+		if err != nil || !ok || p.m.Topic != topic || p.m.Epoch != cur.m.Epoch || p.m.Seq != cur.m.Seq-1 {
+			w.Gone, w.GoneAt, w.GoneJ = cur.m.Seq-1, cur.prevAt, cur.prev
+			break
+		}
+		cur = p
 	}
-	switch {
-	case cut > 0:
-		g := all[cut-1].m
-		w.Gone, w.GoneAt, w.GoneJ = g.Seq, g.Time, g.Journal
-	case all[0].m.Seq > 1:
-		w.Gone, w.GoneAt, w.GoneJ = all[0].m.Seq-1, all[0].prevAt, all[0].prev
-	}
-	for _, k := range all[cut:] {
-		k.m.Lossy = policy == history.PolicyDropOldest
-		w.Msgs = append(w.Msgs, k.m)
-	}
+	slices.Reverse(rev)
+	w.Msgs = rev
 	return w, nil
+}
+
+// wanted returns whether a read from since wants a kept message of a
+// topic whose last number is top; a position the read will call lost
+// wants everything kept.
+func (h *ClusterHistory) wanted(since history.Since, top history.Position) func(*hub.Message) bool {
+	switch since.Kind {
+	case history.SinceSeq:
+		if (since.Epoch == 0 || since.Epoch == top.Epoch) && since.Seq <= top.Seq {
+			return func(m *hub.Message) bool { return m.Seq > since.Seq }
+		}
+	case history.SinceJournal:
+		if since.Epoch == h.epoch {
+			return func(m *hub.Message) bool { return m.Journal > since.Journal }
+		}
+	case history.SinceTime:
+		return func(m *hub.Message) bool { return m.Time >= since.Time }
+	}
+	return func(*hub.Message) bool { return true }
 }
 
 // Close closes the history's NATS connection. Call it after every
