@@ -59,8 +59,8 @@ const (
 
 // Bounds of the cluster history's work.
 const (
-	maxReadTopics    = 1000 // topics one wildcard read visits
-	maxTopicCache    = 1 << 16
+	maxReadTopics = 1000 // topics one wildcard read visits
+	maxTopicCache = 1 << 16
 )
 
 // ErrNoJetStream is wrapped by OpenHistory's error when the cluster's
