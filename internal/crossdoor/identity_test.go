@@ -95,13 +95,7 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
 			secret := writeSecret(t)
-			ts := startServer(t, func(c *server.Config) {
-				c.Auth.Users, c.Auth.Anonymous = idUsers, idAnonymous
-				c.Auth.JWT.SecretFile = secret.file
-				if d.cfg != nil {
-					d.cfg(t, c)
-				}
-			})
+			ts := startIDServer(t, d, secret)
 			for _, tc := range []struct{ token, want string }{
 				{"guess", "bad token"},
 				{secret.sign(t, "carol", -time.Minute, nil), "bad token: expired"},
@@ -181,6 +175,18 @@ func TestIdentitiesEveryDoor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startIDServer starts a server for door d with the identity scenario's
+// users and anonymous rules, taking JWTs signed with secret.
+func startIDServer(t *testing.T, d idDoor, secret jwtSecret) *testServer {
+	return startServer(t, func(c *server.Config) {
+		c.Auth.Users, c.Auth.Anonymous = idUsers, idAnonymous
+		c.Auth.JWT.SecretFile = secret.file
+		if d.cfg != nil {
+			d.cfg(t, c)
+		}
+	})
 }
 
 // jwtSecret is an HS256 secret in a file, as --jwt-secret-file reads it.

@@ -58,6 +58,11 @@ type Identity struct {
 	Kind    Kind
 	Perms   *Perms // nil allows everything
 	MayNick bool   // may change nick with /nick
+	// Expires is when the credential stops being good: a JWT's "exp"
+	// plus JWTLeeway, the moment Verify would refuse it. Zero for
+	// credentials that do not expire. The session layer ends a
+	// connection holding an identity that expired.
+	Expires time.Time
 	// named is set on a JWT identity whose permissions are those of the
 	// user of its name, so a reload refreshes them.
 	named bool
@@ -254,7 +259,7 @@ func (st *Store) Authenticate(token string, now time.Time) (*Identity, error) {
 		}
 		return nil, &AuthError{Reason: "invalid"}
 	}
-	id := &Identity{Name: c.Subject, Kind: KindJWT}
+	id := &Identity{Name: c.Subject, Kind: KindJWT, Expires: c.Expires.Add(JWTLeeway)}
 	if u := st.byName[c.Subject]; u != nil {
 		id.MayNick = u.Nick
 	}

@@ -241,4 +241,21 @@ func (s *Session) setIdentity(id *identity.Identity) {
 		s.screen.Or(screenPerms)
 	}
 	s.ident.Store(id)
+	s.armExpiry(id.Expires)
+}
+
+// armExpiry makes the session end (ReasonExpired, after what is queued)
+// at the time at, replacing an earlier deadline: presenting a newer token
+// before the old one expires keeps the connection. A zero at means never.
+func (s *Session) armExpiry(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lf.expiry != nil {
+		s.lf.expiry.Stop()
+		s.lf.expiry = nil
+	}
+	if at.IsZero() || s.lf.finished {
+		return
+	}
+	s.lf.expiry = time.AfterFunc(time.Until(at), func() { s.CloseGracefully(ReasonExpired) })
 }

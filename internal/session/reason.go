@@ -29,6 +29,9 @@ const (
 	ReasonInternal
 	// ReasonNodeGone: the node lost its cluster membership.
 	ReasonNodeGone
+	// ReasonExpired: the identity's credential (a JWT) expired and the
+	// client did not present a newer one in time.
+	ReasonExpired
 )
 
 var reasonInfo = [...]struct {
@@ -45,6 +48,7 @@ var reasonInfo = [...]struct {
 	ReasonWriteError:   {"write_error", ""},
 	ReasonInternal:     {"internal_error", "internal error, disconnecting"},
 	ReasonNodeGone:     {"node_gone", "node leaving the cluster"},
+	ReasonExpired:      {"token_expired", "token expired, disconnecting"},
 }
 
 // String returns the metrics label of the reason, such as "slow_consumer".
@@ -68,7 +72,7 @@ func (r CloseReason) Notice() string {
 // protocol) rather than information ("* ").
 func (r CloseReason) IsError() bool {
 	switch r {
-	case ReasonSlowConsumer, ReasonServerFull, ReasonIdle, ReasonProtocol, ReasonInternal:
+	case ReasonSlowConsumer, ReasonServerFull, ReasonIdle, ReasonProtocol, ReasonInternal, ReasonExpired:
 		return true
 	}
 	return false

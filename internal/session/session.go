@@ -127,6 +127,9 @@ type life struct {
 	closed   bool          // Transport.Close called (or about to be)
 	finished bool          // Finish has run
 	done     chan struct{} // made on demand; closed when Finish has run
+	// expiry ends the session when its identity's credential expires
+	// (auth.go); nil when it does not expire. Stopped by Finish.
+	expiry *time.Timer
 }
 
 // New registers a client with the hub and returns its session. The door
@@ -265,6 +268,10 @@ func (s *Session) Finish(readErrReason CloseReason) {
 	}
 	s.mu.Lock()
 	s.lf.finished = true
+	if s.lf.expiry != nil {
+		s.lf.expiry.Stop()
+		s.lf.expiry = nil
+	}
 	if s.lf.done != nil {
 		close(s.lf.done)
 	}

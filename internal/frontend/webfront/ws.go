@@ -113,7 +113,7 @@ func closeCode(r session.CloseReason) websocket.StatusCode {
 		return websocket.StatusNormalClosure
 	case session.ReasonClientGone, session.ReasonShutdown:
 		return websocket.StatusGoingAway
-	case session.ReasonSlowConsumer:
+	case session.ReasonSlowConsumer, session.ReasonExpired:
 		return websocket.StatusPolicyViolation
 	case session.ReasonServerFull:
 		return websocket.StatusTryAgainLater
