@@ -172,6 +172,13 @@ func TestClusterHistoryOneNumbering(t *testing.T) {
 			t.Fatalf("#%d is %q on n1 and %q on n2", seq, text, numbering[1][seq])
 		}
 	}
+	for _, n := range []*node{n1, n2} {
+		st, err := n.ClusterStatus()
+		if err != nil || st.History == nil || st.History.Unnumbered != 0 || !st.History.Connected || st.History.Stream != "SBCLUSTER_switchboard_test" {
+			t.Fatalf("%s: history status %+v (%v)", n.name, st.History, err)
+		}
+		t.Logf("%s: %d conflicts", n.name, st.History.Conflicts)
+	}
 }
 
 // TestClusterHistorySeam: a client cut mid-stream on n1 comes back on

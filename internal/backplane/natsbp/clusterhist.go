@@ -71,14 +71,15 @@ var ErrNoJetStream = errors.New("the cluster's NATS has no JetStream")
 // hub.History (Record) and the session layer's history reads (Read,
 // Epoch). It is safe for concurrent use.
 type ClusterHistory struct {
-	cfg     history.Config
-	timeout time.Duration
-	subj    string // subject prefix; a topic's messages are on subj+topic
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	epoch   uint32      // the journal's epoch: from the stream's creation time
-	up      atomic.Bool // the connection is up: else publishes go unnumbered at once
+	cfg        history.Config
+	timeout    time.Duration
+	subj       string // subject prefix; a topic's messages are on subj+topic
+	streamName string
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	stream     jetstream.Stream
+	epoch      uint32      // the journal's epoch: from the stream's creation time
+	up         atomic.Bool // the connection is up: else publishes go unnumbered at once
 
 	mu     sync.Mutex // guards topics; a leaf lock, never held across NATS
 	topics map[string]*topicSeq
@@ -118,7 +119,7 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 		cfg.Timeout = DefaultHistoryTimeout
 	}
 	name, subj := b.cfg.historyNames()
-	h := &ClusterHistory{cfg: cfg.History, timeout: cfg.Timeout, subj: subj, topics: make(map[string]*topicSeq)}
+	h := &ClusterHistory{cfg: cfg.History, timeout: cfg.Timeout, subj: subj, streamName: name, topics: make(map[string]*topicSeq)}
 	opts := append(b.options("history", false),
 		nats.ConnectHandler(func(*nats.Conn) { h.up.Store(true) }),
 		nats.ReconnectHandler(func(*nats.Conn) { h.up.Store(true) }),
@@ -157,22 +158,13 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 	hash := fnv.New32a()
 	fmt.Fprint(hash, name, h.stream.CachedInfo().Created.UnixNano())
 	h.epoch = hash.Sum32() | 1
+	b.hist.Store(h)
 	return h, nil
 }
 
 // Epoch returns the journal's epoch, which SSE ids carry: the same on
 // every node, as long as the stream lives.
 func (h *ClusterHistory) Epoch() uint32 { return h.epoch }
-
-// Unnumbered counts the messages published while the cluster history
-// could not take them (NATS unreachable, or too many conflicts): they
-// were delivered live without a position and are not kept. Conflicts
-// counts the publishes another node's write to the same topic made this
-// node retry.
-func (h *ClusterHistory) Unnumbered() uint64 { return h.unnumbered.Load() }
-
-// Conflicts is described with Unnumbered.
-func (h *ClusterHistory) Conflicts() uint64 { return h.conflicts.Load() }
 
 // Record implements hub.History. A local message is written to the
 // stream, waiting for JetStream's acknowledgement, and numbered by it; a

@@ -71,6 +71,7 @@ type Backplane struct {
 	guest string
 
 	hub     atomic.Pointer[hub.Hub]
+	hist    atomic.Pointer[ClusterHistory] // with --cluster-history, for Status
 	node    uint64
 	nodeHex string
 
