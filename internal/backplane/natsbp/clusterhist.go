@@ -71,15 +71,16 @@ var ErrNoJetStream = errors.New("the cluster's NATS has no JetStream")
 // hub.History (Record) and the session layer's history reads (Read,
 // Epoch). It is safe for concurrent use.
 type ClusterHistory struct {
-	cfg        history.Config
-	timeout    time.Duration
-	subj       string // subject prefix; a topic's messages are on subj+topic
-	streamName string
-	nc         *nats.Conn
-	js         jetstream.JetStream
-	stream     jetstream.Stream
-	epoch      uint32      // the journal's epoch: from the stream's creation time
-	up         atomic.Bool // the connection is up: else publishes go unnumbered at once
+	cfg         history.Config
+	timeout     time.Duration
+	subj        string // subject prefix; a topic's messages are on subj+topic
+	streamName  string
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	stream      jetstream.Stream
+	epoch       uint32       // the journal's epoch: from the stream's creation time
+	up          atomic.Bool  // the connection is up: else publishes go unnumbered at once
+	pausedUntil atomic.Int64 // Unix ns: publishes go unnumbered at once until then (pause)
 
 	mu     sync.Mutex // guards topics; a leaf lock, never held across NATS
 	topics map[string]*topicSeq
@@ -187,13 +188,17 @@ func (h *ClusterHistory) Record(m *hub.Message, remote bool) bool {
 // cannot.
 func (h *ClusterHistory) sequence(m *hub.Message) {
 	m.Seq, m.Epoch, m.Journal = 0, 0, 0
-	if !h.up.Load() {
+	if !h.available() {
 		h.unnumbered.Add(1)
 		return
 	}
 	t := h.topic(m.Topic)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !h.available() { // failed while this publisher waited for the topic
+		h.unnumbered.Add(1)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
 	top := &t.top
@@ -203,6 +208,7 @@ func (h *ClusterHistory) sequence(m *hub.Message) {
 	for ctx.Err() == nil {
 		if !top.known {
 			if err := h.loadTop(ctx, m.Topic, top); err != nil {
+				h.pause()
 				break
 			}
 		}
@@ -215,11 +221,27 @@ func (h *ClusterHistory) sequence(m *hub.Message) {
 		}
 		top.known = false
 		if !wrongLast(err) {
+			h.pause()
 			break
 		}
 		h.conflicts.Add(1)
 	}
 	h.unnumbered.Add(1)
+}
+
+// pauseFor is how long publishes skip JetStream after a request to it
+// failed other than by a conflict (a timeout: NATS stalled, or JetStream
+// down), so that a stalled NATS costs one publisher the timeout, not
+// every publisher in turn.
+const pauseFor = time.Second
+
+// pause makes publishes skip JetStream for pauseFor.
+func (h *ClusterHistory) pause() { h.pausedUntil.Store(time.Now().Add(pauseFor).UnixNano()) }
+
+// available reports whether publishes should try JetStream: connected,
+// and not paused after a failure.
+func (h *ClusterHistory) available() bool {
+	return h.up.Load() && time.Now().UnixNano() >= h.pausedUntil.Load()
 }
 
 // topic returns this node's numbering state of topic.
