@@ -285,6 +285,9 @@ func TestClusterHistoryNATSDown(t *testing.T) {
 	if h := history(); h.Unnumbered != 1 {
 		t.Fatalf("unnumbered %d, want 1", h.Unnumbered)
 	}
+	if h, ok := n1.Metrics().Cluster(); !ok || !h.History || h.HistoryUnnumbered != 1 {
+		t.Fatalf("metrics: %+v", h)
+	}
 
 	ns2, err := natsembed.StartJetStream(addr, dir)
 	if err != nil {
