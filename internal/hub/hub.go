@@ -253,6 +253,9 @@ func (h *Hub) DeliverRemote(m *Message, group string) int {
 		return h.deliverDirect(m)
 	}
 	e := h.ix.entry(m.Topic)
+	if h.hist == nil {
+		m.Epoch, m.Journal = 0, 0 // its origin's history's, not ours
+	}
 	if group == "" && h.hist != nil {
 		// This node keeps and numbers what it hears, so that its
 		// clients see one numbering per topic (see History).
