@@ -321,6 +321,9 @@ func TestClusterHistoryRefusals(t *testing.T) {
 		{"no JetStream", func(c *server.Config) {
 			c.History.Keep, c.Cluster.URLs, c.Cluster.History = 10, []string{plain.ClientURL()}, true
 		}, "no JetStream"},
+		{"NATS unreachable, optional", func(c *server.Config) {
+			c.History.Keep, c.Cluster.URLs, c.Cluster.History, c.Cluster.Optional = 10, []string{"nats://127.0.0.1:1"}, true, true
+		}, "needs NATS at start"},
 		{"store without cluster history", func(c *server.Config) {
 			c.History.Keep, c.StoreDir, c.Cluster.URLs = 10, t.TempDir(), []string{plain.ClientURL()}
 		}, "--store with --cluster needs --nats-embed and --cluster-history"},

@@ -135,6 +135,9 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 		nc.Close()
 		return nil, err
 	}
+	if !nc.IsConnected() {
+		return fail(fmt.Errorf("natsbp: cluster history: NATS at %s unreachable: the history stream needs NATS at start, --cluster-optional or not", redact(b.cfg.URLs)))
+	}
 	if h.js, err = jetstream.New(nc); err != nil {
 		return fail(fmt.Errorf("natsbp: cluster history: %w", err))
 	}
