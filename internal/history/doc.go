@@ -12,6 +12,10 @@
 //     is no longer kept, a Gap.
 //   - ParseSince parses the positions clients send (since=, SSE ids),
 //     ParseRule the per-pattern retention rules.
+//   - ReadWindows answers a read from what a history kept elsewhere
+//     holds of each topic (Window: the cluster's history in JetStream,
+//     package natsbp), with the selection and gaps Store.Read gives;
+//     Config.Limits says what a topic keeps.
 //
 // Retention is bounded three ways: per topic by count (Keep) and age
 // (MaxAge), whichever is smaller, with per-pattern Rules overriding both;

@@ -213,6 +213,10 @@ func (st *Store) record(m *hub.Message, remote bool) (kept, fresh bool) {
 		keep, age, policy := st.limits(m.Topic)
 		m.Lossy = policy == PolicyDropOldest
 		if keep <= 0 {
+			if remote {
+				// Its origin's epoch and journal mean nothing here.
+				m.Epoch, m.Journal = 0, 0
+			}
 			return false, false
 		}
 		s = &stream{topic: m.Topic, epoch: newEpoch(), keep: keep, maxAge: int64(age), born: st.journal, lossy: m.Lossy}

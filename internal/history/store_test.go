@@ -109,6 +109,12 @@ func TestKeepNoneLeavesNumberingToTheHub(t *testing.T) {
 	if !st.Keeps("alerts") || st.Keeps("metrics.cpu") {
 		t.Fatal("Keeps disagrees with the rules")
 	}
+	// From a node that keeps it: its number stays, its epoch and journal
+	// place (the other node's) go.
+	r := &hub.Message{Topic: "metrics.cpu", Text: "x", Seq: 7, Epoch: 9, Journal: 70}
+	if st.Record(r, true) || r.Seq != 7 || r.Epoch != 0 || r.Journal != 0 {
+		t.Fatalf("remote metrics.cpu: %+v", r)
+	}
 }
 
 func TestEpochs(t *testing.T) {

@@ -51,7 +51,8 @@ type History interface {
 	// nothing, when m's topic keeps no history (the hub numbers it then).
 	// A message from another node (remote) that was recorded already,
 	// because it arrived twice, gets the Seq it got the first time and is
-	// not kept again.
+	// not kept again. A history numbered for the whole cluster (natsbp's
+	// ClusterHistory) leaves a remote message's numbering as it came.
 	Record(m *Message, remote bool) bool
 }
 
@@ -252,6 +253,9 @@ func (h *Hub) DeliverRemote(m *Message, group string) int {
 		return h.deliverDirect(m)
 	}
 	e := h.ix.entry(m.Topic)
+	if h.hist == nil {
+		m.Epoch, m.Journal = 0, 0 // its origin's history's, not ours
+	}
 	if group == "" && h.hist != nil {
 		// This node keeps and numbers what it hears, so that its
 		// clients see one numbering per topic (see History).

@@ -18,6 +18,12 @@ type ClusterHealth struct {
 	// forward buffer was full; MembersLost counts remote members dropped
 	// with their node.
 	Forwarded, Received, ForwardErrors, ForwardDropped, MembersLost uint64
+	// History says the cluster history in JetStream is on; then
+	// HistoryUnnumbered counts messages it could not take (delivered
+	// live without a position, not kept) and HistoryConflicts the
+	// publishes retried because another node wrote the topic first.
+	History                             bool
+	HistoryUnnumbered, HistoryConflicts uint64
 }
 
 // clusterStates are the values of the switchboard_cluster_state label.
@@ -36,6 +42,10 @@ var (
 		"Messages delivered locally only because the forward buffer was full.", nil, nil)
 	descClusterMembersLost = prometheus.NewDesc("switchboard_cluster_members_lost_total",
 		"Remote members dropped because their node went silent.", nil, nil)
+	descClusterHistoryUnnumbered = prometheus.NewDesc("switchboard_cluster_history_unnumbered_messages_total",
+		"Messages the cluster history in JetStream could not take: delivered live without a position, not kept.", nil, nil)
+	descClusterHistoryConflicts = prometheus.NewDesc("switchboard_cluster_history_conflicts_total",
+		"Publishes to the cluster history retried because another node wrote the topic first.", nil, nil)
 )
 
 // clusterCollector reads ClusterHealth at scrape time.
@@ -44,7 +54,8 @@ type clusterCollector struct{ health func() ClusterHealth }
 // Describe implements prometheus.Collector.
 func (clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClusterState, descClusterForwarded, descClusterReceived,
-		descClusterForwardErrors, descClusterForwardDropped, descClusterMembersLost} {
+		descClusterForwardErrors, descClusterForwardDropped, descClusterMembersLost,
+		descClusterHistoryUnnumbered, descClusterHistoryConflicts} {
 		ch <- d
 	}
 }
@@ -62,6 +73,10 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	for d, v := range map[*prometheus.Desc]uint64{descClusterForwarded: h.Forwarded, descClusterReceived: h.Received,
 		descClusterForwardErrors: h.ForwardErrors, descClusterForwardDropped: h.ForwardDropped, descClusterMembersLost: h.MembersLost} {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	if h.History {
+		ch <- prometheus.MustNewConstMetric(descClusterHistoryUnnumbered, prometheus.CounterValue, float64(h.HistoryUnnumbered))
+		ch <- prometheus.MustNewConstMetric(descClusterHistoryConflicts, prometheus.CounterValue, float64(h.HistoryConflicts))
 	}
 }
 

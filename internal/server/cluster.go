@@ -92,8 +92,12 @@ func (s *Server) setupCluster(hcfg *hub.Config, keeps bool) error {
 	if s.cfg.Metrics.ClusterHealth == nil {
 		s.cfg.Metrics.ClusterHealth = func() metrics.ClusterHealth {
 			st := bp.Status()
-			return metrics.ClusterHealth{State: st.State, Forwarded: st.Forwarded, Received: st.Received,
+			h := metrics.ClusterHealth{State: st.State, Forwarded: st.Forwarded, Received: st.Received,
 				ForwardErrors: st.ForwardErrors, ForwardDropped: st.ForwardDropped, MembersLost: st.MembersLost}
+			if hs := st.History; hs != nil {
+				h.History, h.HistoryUnnumbered, h.HistoryConflicts = true, hs.Unnumbered, hs.Conflicts
+			}
+			return h
 		}
 	}
 	st := bp.Status()

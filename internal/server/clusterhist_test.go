@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/history"
 	"github.com/switchboard-hub/switchboard/internal/linetest"
 	"github.com/switchboard-hub/switchboard/internal/server"
+	"github.com/switchboard-hub/switchboard/internal/testkit"
 	"github.com/switchboard-hub/switchboard/internal/wire/line"
 )
 
@@ -172,6 +173,13 @@ func TestClusterHistoryOneNumbering(t *testing.T) {
 			t.Fatalf("#%d is %q on n1 and %q on n2", seq, text, numbering[1][seq])
 		}
 	}
+	for _, n := range []*node{n1, n2} {
+		st, err := n.ClusterStatus()
+		if err != nil || st.History == nil || st.History.Unnumbered != 0 || !st.History.Connected || st.History.Stream != "SBCLUSTER_switchboard_test" {
+			t.Fatalf("%s: history status %+v (%v)", n.name, st.History, err)
+		}
+		t.Logf("%s: %d conflicts", n.name, st.History.Conflicts)
+	}
 }
 
 // TestClusterHistorySeam: a client cut mid-stream on n1 comes back on
@@ -241,6 +249,60 @@ func TestClusterHistorySSEWildcard(t *testing.T) {
 	checkRun(t, "feed.b on n2", rest["feed.b"], b[len(b)-1]+1, resumeN/2)
 }
 
+// TestClusterHistoryNATSDown: while JetStream is unreachable a message
+// is still delivered live, without a position, and counted; once NATS is
+// back (its store intact) the numbering goes on in the same epoch.
+func TestClusterHistoryNATSDown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ns, err := natsembed.StartJetStream("", dir)
+	if err != nil {
+		t.Fatalf("start NATS with JetStream: %v", err)
+	}
+	addr := ns.Addr()
+	n1 := startNode(t, ns.ClientURL(), "n1", func(c *server.Config) {
+		c.History, c.Cluster.History = history.Config{Keep: 10}, true
+	})
+	c := linetest.Dial(t, n1.addr)
+	c.Send("/ids on", "/sub t")
+	c.Expect("* ids on")
+	c.ExpectLine("* subscribed t")
+	p := linetest.Dial(t, n1.addr)
+	p.Send("/pub t one")
+	c.ExpectLine("[t#1] guest-n1-2: one")
+	history := func() *natsbp.HistoryStatus {
+		st, err := n1.ClusterStatus()
+		if err != nil || st.History == nil {
+			t.Fatalf("status: %+v %v", st, err)
+		}
+		return st.History
+	}
+
+	ns.Shutdown()
+	testkit.Eventually(t, "the history to see NATS gone", func() bool { return !history().Connected })
+	p.Send("/pub t during")
+	c.ExpectLine("[t] guest-n1-2: during")
+	if h := history(); h.Unnumbered != 1 {
+		t.Fatalf("unnumbered %d, want 1", h.Unnumbered)
+	}
+	if h, ok := n1.Metrics().Cluster(); !ok || !h.History || h.HistoryUnnumbered != 1 {
+		t.Fatalf("metrics: %+v", h)
+	}
+
+	ns2, err := natsembed.StartJetStream(addr, dir)
+	if err != nil {
+		t.Fatalf("restart NATS: %v", err)
+	}
+	t.Cleanup(ns2.Shutdown) // after the node's
+	testkit.Eventually(t, "the history to reconnect", func() bool { return history().Connected })
+	p.Send("/pub t two")
+	c.ExpectLine("[t#2] guest-n1-2: two")
+	c.Send("/history t")
+	c.ExpectLine("[t#1] guest-n1-2: one")
+	c.ExpectLine("[t#2] guest-n1-2: two")
+	c.ExpectLine("* end of history t")
+}
+
 // TestClusterHistoryRefusals: --cluster-history needs a cluster, history
 // to keep and JetStream; --store with --cluster needs them too.
 func TestClusterHistoryRefusals(t *testing.T) {
@@ -259,6 +321,9 @@ func TestClusterHistoryRefusals(t *testing.T) {
 		{"no JetStream", func(c *server.Config) {
 			c.History.Keep, c.Cluster.URLs, c.Cluster.History = 10, []string{plain.ClientURL()}, true
 		}, "no JetStream"},
+		{"NATS unreachable, optional", func(c *server.Config) {
+			c.History.Keep, c.Cluster.URLs, c.Cluster.History, c.Cluster.Optional = 10, []string{"nats://127.0.0.1:1"}, true, true
+		}, "needs NATS at start"},
 		{"store without cluster history", func(c *server.Config) {
 			c.History.Keep, c.StoreDir, c.Cluster.URLs = 10, t.TempDir(), []string{plain.ClientURL()}
 		}, "--store with --cluster needs --nats-embed and --cluster-history"},

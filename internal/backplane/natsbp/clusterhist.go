@@ -71,14 +71,16 @@ var ErrNoJetStream = errors.New("the cluster's NATS has no JetStream")
 // hub.History (Record) and the session layer's history reads (Read,
 // Epoch). It is safe for concurrent use.
 type ClusterHistory struct {
-	cfg     history.Config
-	timeout time.Duration
-	subj    string // subject prefix; a topic's messages are on subj+topic
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	epoch   uint32      // the journal's epoch: from the stream's creation time
-	up      atomic.Bool // the connection is up: else publishes go unnumbered at once
+	cfg         history.Config
+	timeout     time.Duration
+	subj        string // subject prefix; a topic's messages are on subj+topic
+	streamName  string
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	stream      jetstream.Stream
+	epoch       uint32       // the journal's epoch: from the stream's creation time
+	up          atomic.Bool  // the connection is up: else publishes go unnumbered at once
+	pausedUntil atomic.Int64 // Unix ns: publishes go unnumbered at once until then (pause)
 
 	mu     sync.Mutex // guards topics; a leaf lock, never held across NATS
 	topics map[string]*topicSeq
@@ -118,7 +120,7 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 		cfg.Timeout = DefaultHistoryTimeout
 	}
 	name, subj := b.cfg.historyNames()
-	h := &ClusterHistory{cfg: cfg.History, timeout: cfg.Timeout, subj: subj, topics: make(map[string]*topicSeq)}
+	h := &ClusterHistory{cfg: cfg.History, timeout: cfg.Timeout, subj: subj, streamName: name, topics: make(map[string]*topicSeq)}
 	opts := append(b.options("history", false),
 		nats.ConnectHandler(func(*nats.Conn) { h.up.Store(true) }),
 		nats.ReconnectHandler(func(*nats.Conn) { h.up.Store(true) }),
@@ -132,6 +134,9 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 	fail := func(err error) (*ClusterHistory, error) {
 		nc.Close()
 		return nil, err
+	}
+	if !nc.IsConnected() {
+		return fail(fmt.Errorf("natsbp: cluster history: NATS at %s unreachable: the history stream needs NATS at start, --cluster-optional or not", redact(b.cfg.URLs)))
 	}
 	if h.js, err = jetstream.New(nc); err != nil {
 		return fail(fmt.Errorf("natsbp: cluster history: %w", err))
@@ -157,22 +162,13 @@ func (b *Backplane) OpenHistory(ctx context.Context, cfg ClusterHistoryConfig) (
 	hash := fnv.New32a()
 	fmt.Fprint(hash, name, h.stream.CachedInfo().Created.UnixNano())
 	h.epoch = hash.Sum32() | 1
+	b.hist.Store(h)
 	return h, nil
 }
 
 // Epoch returns the journal's epoch, which SSE ids carry: the same on
 // every node, as long as the stream lives.
 func (h *ClusterHistory) Epoch() uint32 { return h.epoch }
-
-// Unnumbered counts the messages published while the cluster history
-// could not take them (NATS unreachable, or too many conflicts): they
-// were delivered live without a position and are not kept. Conflicts
-// counts the publishes another node's write to the same topic made this
-// node retry.
-func (h *ClusterHistory) Unnumbered() uint64 { return h.unnumbered.Load() }
-
-// Conflicts is described with Unnumbered.
-func (h *ClusterHistory) Conflicts() uint64 { return h.conflicts.Load() }
 
 // Record implements hub.History. A local message is written to the
 // stream, waiting for JetStream's acknowledgement, and numbered by it; a
@@ -195,13 +191,17 @@ func (h *ClusterHistory) Record(m *hub.Message, remote bool) bool {
 // cannot.
 func (h *ClusterHistory) sequence(m *hub.Message) {
 	m.Seq, m.Epoch, m.Journal = 0, 0, 0
-	if !h.up.Load() {
+	if !h.available() {
 		h.unnumbered.Add(1)
 		return
 	}
 	t := h.topic(m.Topic)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !h.available() { // failed while this publisher waited for the topic
+		h.unnumbered.Add(1)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
 	top := &t.top
@@ -211,6 +211,7 @@ func (h *ClusterHistory) sequence(m *hub.Message) {
 	for ctx.Err() == nil {
 		if !top.known {
 			if err := h.loadTop(ctx, m.Topic, top); err != nil {
+				h.pause()
 				break
 			}
 		}
@@ -223,11 +224,27 @@ func (h *ClusterHistory) sequence(m *hub.Message) {
 		}
 		top.known = false
 		if !wrongLast(err) {
+			h.pause()
 			break
 		}
 		h.conflicts.Add(1)
 	}
 	h.unnumbered.Add(1)
+}
+
+// pauseFor is how long publishes skip JetStream after a request to it
+// failed other than by a conflict (a timeout: NATS stalled, or JetStream
+// down), so that a stalled NATS costs one publisher the timeout, not
+// every publisher in turn.
+const pauseFor = time.Second
+
+// pause makes publishes skip JetStream for pauseFor.
+func (h *ClusterHistory) pause() { h.pausedUntil.Store(time.Now().Add(pauseFor).UnixNano()) }
+
+// available reports whether publishes should try JetStream: connected,
+// and not paused after a failure.
+func (h *ClusterHistory) available() bool {
+	return h.up.Load() && time.Now().UnixNano() >= h.pausedUntil.Load()
 }
 
 // topic returns this node's numbering state of topic.

@@ -17,6 +17,9 @@
 //	P.presence.all.<kind>     heartbeats, presence deltas, nick claims
 //	P.presence.<node>.<kind>  snapshots and claim answers for one node
 //	                          (see presence.go)
+//	P.hist.<topic>            with --cluster-history, the topic's kept
+//	                          messages in the JetStream stream
+//	                          SBCLUSTER_<prefix>_<cluster> (clusterhist.go)
 //
 // Two NATS connections: the main one is NoEcho, so a node never receives
 // its own plain messages (they were delivered locally at publish), and
@@ -71,6 +74,7 @@ type Backplane struct {
 	guest string
 
 	hub     atomic.Pointer[hub.Hub]
+	hist    atomic.Pointer[ClusterHistory] // with --cluster-history, for Status
 	node    uint64
 	nodeHex string
 

@@ -59,6 +59,25 @@ type Status struct {
 	// NicksRenamed counts local clients renamed because another node's
 	// client had claimed the same nick first (during a partition).
 	NicksRenamed uint64 `json:"nicks_renamed"`
+	// History is the cluster history's state, with --cluster-history.
+	History *HistoryStatus `json:"history,omitempty"`
+}
+
+// HistoryStatus is the cluster history's part of Status.
+type HistoryStatus struct {
+	// Stream is the JetStream stream holding the history.
+	Stream string `json:"stream"`
+	// Connected says whether its NATS connection is up.
+	Connected bool `json:"connected"`
+	// Unnumbered counts messages published while the history could not
+	// take them: delivered live without a position, not kept.
+	Unnumbered uint64 `json:"unnumbered"`
+	// Conflicts counts publishes retried because another node had
+	// written the topic in between.
+	Conflicts uint64 `json:"conflicts"`
+	// ReadErrors counts topics a read could not get from the stream
+	// (reported to the client as a gap).
+	ReadErrors uint64 `json:"read_errors"`
 }
 
 // Status returns the backplane's current state. It never waits on NATS.
@@ -85,6 +104,10 @@ func (b *Backplane) Status() Status {
 		NicksRenamed:       b.pres.nicksRenamed.Load(),
 	}
 	st.Connected = st.State == "connected"
+	if h := b.hist.Load(); h != nil {
+		st.History = &HistoryStatus{Stream: h.streamName, Connected: h.up.Load(), Unnumbered: h.unnumbered.Load(),
+			Conflicts: h.conflicts.Load(), ReadErrors: h.readErrors.Load()}
+	}
 	b.smu.Lock()
 	st.URL = b.url
 	if !st.Connected {

@@ -59,7 +59,7 @@ func (c Codec) WithPositions() session.Codec {
 func (c Codec) Message(m *hub.Message) []byte {
 	switch m.Kind {
 	case hub.KindMessage:
-		if c.positions {
+		if c.positions && m.Seq != 0 { // 0: no position (the cluster history could not number it)
 			return line.AppendMessageID(make([]byte, 0, line.MessageLen(m.Topic, m.From, m.Text)+21), m.Topic, m.Seq, m.From, m.Text)
 		}
 		return line.AppendMessage(make([]byte, 0, line.MessageLen(m.Topic, m.From, m.Text)), m.Topic, m.From, m.Text)
