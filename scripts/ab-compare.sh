@@ -12,7 +12,12 @@
 # deliveries per server CPU-second, lost messages, broadcast last-receiver
 # p50/p99 and bytes per idle connection. Bounded: every bench run has its
 # own --timeout and the script a watchdog (BUDGET seconds, default 900).
-# Reports go to OUT (default bench-results/ab). BEFORE_ARGS and AFTER_ARGS
+# Paced points come first (issue 15's everyday load): PACED is a list of
+# K:deliveries/s (default "1:1000 1:10000 10:1000 10:10000"; empty skips
+# them), each `bench latency` for PACED_DURATION, PACED_RUNS rounds,
+# alternating; the table gives server CPU per delivery and p99 (medians).
+# Reports and the servers' logs go to OUT (default bench-results/ab); the
+# servers listen on BEFORE_PORT and AFTER_PORT (default 18182, 18183). BEFORE_ARGS and AFTER_ARGS
 # add serve flags to one side, e.g. the same binary twice with
 # BEFORE_ARGS="--history 0" measures what history costs.
 set -euo pipefail
@@ -28,6 +33,9 @@ IDLE=${IDLE:-3s}
 BEFORE_ARGS=${BEFORE_ARGS:-}
 AFTER_ARGS=${AFTER_ARGS:-}
 BUDGET=${BUDGET:-900}
+PACED=${PACED-"1:1000 1:10000 10:1000 10:10000"}
+PACED_RUNS=${PACED_RUNS:-3}
+PACED_DURATION=${PACED_DURATION:-4s}
 root=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$root/bench-results/ab}
 log() { printf '%s ab-compare: %s\n' "$(date +%T)" "$*" >&2; }
@@ -46,12 +54,13 @@ main_pid=$$
 ) &
 started+=($!)
 
-declare -A bin=([before]=$before [after]=$after) port=([before]=18182 [after]=18183) pid=()
+declare -A bin=([before]=$before [after]=$after) port=([before]=${BEFORE_PORT:-18182} [after]=${AFTER_PORT:-18183}) pid=()
+mkdir -p "$OUT"
 for w in before after; do
 	extra=$BEFORE_ARGS
 	[ "$w" = after ] && extra=$AFTER_ARGS
 	# shellcheck disable=SC2086 # extra is a list of flags
-	"${bin[$w]}" serve --tcp-addr "127.0.0.1:${port[$w]}" --http-addr '' $extra >"/tmp/ab-$w.log" 2>&1 &
+	"${bin[$w]}" serve --tcp-addr "127.0.0.1:${port[$w]}" --http-addr '' $extra >"$OUT/server-$w.log" 2>&1 &
 	pid[$w]=$!
 	started+=("${pid[$w]}")
 done
@@ -60,10 +69,24 @@ for w in before after; do
 		(exec 3<>"/dev/tcp/127.0.0.1/${port[$w]}") 2>/dev/null && break
 		sleep 0.1
 	done
+	kill -0 "${pid[$w]}" 2>/dev/null || { log "$w server exited at start (port ${port[$w]} taken? set BEFORE_PORT/AFTER_PORT):"; cat "$OUT/server-$w.log" >&2; exit 1; }
 done
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 log "servers up (before pid ${pid[before]}, after pid ${pid[after]}); load $(cut -d' ' -f1-3 /proc/loadavg)"
+for run in $(seq 1 "$PACED_RUNS"); do
+	for pt in $PACED; do
+		k=${pt%%:*} d=${pt##*:}
+		order=(before after)
+		((run % 2 == 0)) && order=(after before)
+		for w in "${order[@]}"; do
+			log "paced K=$k deliveries/s=$d $w (round $run/$PACED_RUNS)"
+			"$after" bench latency --target "tcp://127.0.0.1:${port[$w]}" --server-pid "${pid[$w]}" \
+				-k "$k" --rate "$((d / k))" --duration "$PACED_DURATION" --timeout 60s --no-progress --json \
+				>"$OUT/paced-$w-k$k-d$d-run$run.json" || log "paced K=$k $w failed"
+		done
+	done
+done
 for run in $(seq 1 "$RUNS"); do
 	for k in $KS; do
 		order=(before after)
@@ -90,6 +113,26 @@ log "done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$OUT" <<'PY'
 import glob, json, statistics, sys, collections
 out = sys.argv[1]
+paced = collections.defaultdict(list)
+for f in glob.glob(out + "/paced-*.json"):
+    try:
+        d = json.load(open(f))
+    except Exception:
+        continue
+    w, k, dr = f.split("/")[-1].split("-")[1:4]
+    paced[(int(k[1:]), int(dr[1:]))].append((w, d))
+if paced:
+    print("| K | deliveries/s | before: server µs per delivery (median; runs) | after | after ÷ before | p99 ms before / after (median) | lost before/after |")
+    print("|---|---:|---:|---:|---:|---|---|")
+    for (k, dr) in sorted(paced):
+        us = {w: [d["server_cores"] * 1e6 / d["delivered_per_sec"] for x, d in paced[(k, dr)] if x == w and d.get("delivered_per_sec") and d.get("server_cores") is not None] for w in ("before", "after")}
+        p99 = {w: [d["latency_p99_ms"] for x, d in paced[(k, dr)] if x == w] for w in ("before", "after")}
+        lost = {w: sum(d["lost"] for x, d in paced[(k, dr)] if x == w) for w in ("before", "after")}
+        if not us["before"] or not us["after"]:
+            continue
+        mb, ma = statistics.median(us["before"]), statistics.median(us["after"])
+        print(f"| {k} | {dr} | {mb:.1f} ({', '.join(f'{x:.1f}' for x in us['before'])}) | {ma:.1f} ({', '.join(f'{x:.1f}' for x in us['after'])}) | {ma/mb:.2f} | {statistics.median(p99['before']):.2f} / {statistics.median(p99['after']):.2f} | {lost['before']}/{lost['after']} |")
+    print()
 fan = collections.defaultdict(list)
 for f in glob.glob(out + "/fanout-*.json"):
     try:

@@ -259,12 +259,17 @@ type Stats struct {
 	Parked int
 	// Parks is how many times a connection was parked since Listen.
 	Parks uint64
+	// Jobs is how many pieces of connection work (opening, reading,
+	// closing) went to the door's workers since Listen. An active
+	// connection handles its input on its own goroutine, so at steady
+	// load this stays still (see reader.wait).
+	Jobs uint64
 }
 
 // Stats returns the door's current counts.
 func (f *Front) Stats() Stats {
 	now, ever := f.parker.counts()
-	return Stats{Parked: now, Parks: ever}
+	return Stats{Parked: now, Parks: ever, Jobs: f.workers.ran.Load()}
 }
 
 // Wait blocks until every connection goroutine and worker has ended.

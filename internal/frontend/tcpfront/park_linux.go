@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// parks tells whether idle connections can give up their goroutine here.
+// Connections park on Linux.
+const parks = true
+
 // parkState is a connection's bookkeeping in the parker.
 type parkState struct {
 	id         uint64 // key in parker.parked; 0 until first parked

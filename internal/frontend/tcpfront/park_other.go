@@ -2,6 +2,10 @@
 
 package tcpfront
 
+// parks tells whether idle connections can give up their goroutine here.
+// Connections never park outside Linux.
+const parks = false
+
 // parkState is empty where connections are never parked.
 type parkState struct{}
 

@@ -24,7 +24,8 @@ const maxWorkers = 256
 // the next free worker; idle workers exit after workerIdle. It is safe for
 // concurrent use.
 type workers struct {
-	live  atomic.Int32 // workers running
+	live  atomic.Int32  // workers running
+	ran   atomic.Uint64 // jobs run since newWorkers
 	jobs  chan job
 	quit  chan struct{}
 	wg    sync.WaitGroup
@@ -46,6 +47,7 @@ func newWorkers() *workers {
 // run runs fn on a worker and waits for it to return. A panic in fn is
 // re-raised in the caller, so the connection's own recovery handles it.
 func (w *workers) run(fn func()) {
+	w.ran.Add(1)
 	done := w.dones.Get().(chan struct{})
 	var p any
 	j := job{fn: func() {
