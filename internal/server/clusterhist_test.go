@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,4 +375,37 @@ func TestClusterHistoryEmbedded(t *testing.T) {
 	c.ExpectLine("[t] guest-e1-1: 2")
 	c.ExpectLine("[t] guest-e1-1: 3")
 	c.ExpectLine("* end of history t")
+}
+
+// TestClusterHistoryEmbeddedTemporary: --nats-embed with
+// --cluster-history and no --store runs JetStream in a temporary
+// directory, removed at shutdown.
+func TestClusterHistoryEmbeddedTemporary(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // not parallel: the process's environment
+	cfg := server.Config{TCP: tcpfront.Config{Addr: "127.0.0.1:0"}, History: history.Config{Keep: 10}}
+	cfg.Cluster = server.ClusterConfig{EmbedAddr: "127.0.0.1:0", History: true,
+		Config: natsbp.Config{ClusterName: "tmp", NodeName: "e1"}}
+	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{Server: srv, name: "e1", addr: srv.TCPAddr(), cancel: cancel, served: make(chan error, 1)}
+	go func() { n.served <- srv.Serve(ctx) }()
+	t.Cleanup(func() { n.stop(t) })
+	publishN(t, n.addr, "t", 2)
+	c := linetest.Dial(t, n.addr)
+	c.Send("/history t")
+	c.ExpectLine("[t] guest-e1-1: 1")
+	c.ExpectLine("[t] guest-e1-1: 2")
+	c.ExpectLine("* end of history t")
+	if dirs, _ := filepath.Glob(filepath.Join(tmp, "switchboard-jetstream-*")); len(dirs) != 1 {
+		t.Fatalf("JetStream's temporary store: %v", dirs)
+	}
+	_ = c.Conn.Close()
+	n.stop(t)
+	if dirs, _ := filepath.Glob(filepath.Join(tmp, "switchboard-jetstream-*")); len(dirs) != 0 {
+		t.Fatalf("left after shutdown: %v", dirs)
+	}
 }
